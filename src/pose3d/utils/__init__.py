@@ -1,0 +1,1 @@
+"""Small utilities: device and precision, checkpoints, logging, meters, errors."""
