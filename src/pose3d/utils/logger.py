@@ -1,0 +1,95 @@
+"""Experiment log: options dump, a timestamped text log and optional tensorboardX scalars.
+
+Layout (the original's, reference B.5)::
+
+    <save_dir>/opt.txt, opt.json                 resolved options (see ``pose3d.opts.save_opts``)
+    <save_dir>/logs_<YYYY-mm-dd-HH-MM>/opt.txt   copy of opt.txt
+    <save_dir>/logs_<YYYY-mm-dd-HH-MM>/log.txt   text log, each line prefixed with a timestamp
+    <save_dir>/logs_<YYYY-mm-dd-HH-MM>/events.*  tensorboard scalars, when tensorboardX imports
+
+Without tensorboardX the run goes on with the text log only (the original crashed in ``close``).
+Only the main process writes: with ``enabled=False`` (other DDP ranks) every method is a no-op.
+"""
+import argparse
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Logger:
+    """Text + tensorboard logger of one run.
+
+    Args:
+        opt: resolved options (``save_dir`` is where everything goes).
+        enabled: False on every process but rank 0.
+
+    Attributes:
+        save_dir: the experiment folder.
+        log_dir: ``save_dir/logs_<time>`` (also where ``results.json`` belongs).
+    """
+
+    def __init__(self, opt: argparse.Namespace, enabled: bool = True):
+        from pose3d.opts import save_opts
+
+        self.enabled = enabled
+        self.save_dir = Path(opt.save_dir)
+        self.log_dir = self.save_dir / f"logs_{time.strftime('%Y-%m-%d-%H-%M')}"
+        self.writer = None
+        self._file = None
+        self._start_line = True
+        if not enabled:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        opt_txt = save_opts(opt, self.save_dir)
+        shutil.copyfile(opt_txt, self.log_dir / "opt.txt")
+        self._file = open(self.log_dir / "log.txt", "a", encoding="utf-8")
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            log.info("tensorboardX is not installed: scalars go to the text log only")
+        else:
+            self.writer = SummaryWriter(log_dir=str(self.log_dir))
+
+    def write(self, txt: str) -> None:
+        """Append ``txt``; every line that starts gets a ``YYYY-mm-dd-HH-MM: `` prefix.
+
+        Text without a newline continues the current line (``"loss 0.1 | "`` pieces), as in the
+        original; the file is flushed at each newline.
+        """
+        if self._file is None or not txt:
+            return
+        stamp = time.strftime("%Y-%m-%d-%H-%M")
+        for piece in txt.splitlines(keepends=True):
+            if self._start_line:
+                self._file.write(f"{stamp}: ")
+            self._file.write(piece)
+            self._start_line = piece.endswith("\n")
+        if "\n" in txt:
+            self._file.flush()
+
+    def scalar_summary(self, tag: str, value: Any, step: int) -> None:
+        """Log a scalar (e.g. ``train_loss`` per epoch) to tensorboard when available."""
+        if self.writer is not None:
+            self.writer.add_scalar(tag, float(value), step)
+
+    def close(self) -> None:
+        """Close the text log and the tensorboard writer; safe to call twice, never raises."""
+        for closer in (getattr(self._file, "close", None), getattr(self.writer, "close", None)):
+            if closer is None:
+                continue
+            try:
+                closer()
+            except Exception as err:  # closing must never hide the run's real outcome
+                log.warning("closing the log failed: %s", err)
+        self._file = None
+        self.writer = None
+
+    def __enter__(self) -> "Logger":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
