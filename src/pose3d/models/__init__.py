@@ -1,0 +1,97 @@
+"""Network registry and the model output contract.
+
+``MODELS`` maps the family part of ``--arch`` to its builder:
+
+* ``msra_{18,34,50,101,152}``: PoseResNet (:mod:`.pose_resnet`), the published checkpoints;
+* ``hg`` / ``hg_<num_stacks>``: stacked hourglass with FC depth regression (:mod:`.hourglass`).
+
+Every network maps a normalised BGR crop ``x`` (B, 3, H, W) to ``list[dict[str, Tensor]]``, one
+dict per stack, keyed by head name:
+
+* ``hm``: (B, K, H/4, W/4) heatmaps, in every dict;
+* ``depth`` (3D models only, in the last dict): a (B, K, H/4, W/4) per-joint depth map for
+  PoseResNet, a (B, K) vector of regressed depths for the hourglass.
+"""
+
+import logging
+import re
+from collections.abc import Callable
+
+from torch import nn
+
+from ..utils.errors import UserError
+from . import hourglass, pose_resnet
+
+log = logging.getLogger(__name__)
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "msra": pose_resnet.build,
+    "hg": hourglass.build,
+}
+
+#: Input sizes must be multiples of these (output stride x the deepest down-sampling).
+INPUT_MULTIPLE = {"msra": 32, "hg": hourglass.REG_STRIDE}
+
+ARCH_CHOICES = tuple(f"msra_{n}" for n in sorted(pose_resnet.RESNET_SPECS)) + ("hg",)
+
+
+def parse_arch(arch: str) -> tuple[str, int | None]:
+    """Split an ``--arch`` value into (family, number).
+
+    ``"msra_50"`` -> ``("msra", 50)`` (ResNet depth); ``"hg"`` -> ``("hg", None)``;
+    ``"hg_4"`` -> ``("hg", 4)`` (number of stacks).
+
+    Raises:
+        UserError: for any other value, naming ``--arch`` and the allowed values.
+    """
+    match = re.fullmatch(r"(msra|hg)(?:_([1-9]\d*))?", arch)
+    if match:
+        family, number = match.group(1), match.group(2)
+        if family == "msra" and number is not None and int(number) in pose_resnet.RESNET_SPECS:
+            return family, int(number)
+        if family == "hg" and (number is None or int(number) >= 1):
+            return family, None if number is None else int(number)
+    raise UserError(f"--arch {arch!r} is not a known network; use one of "
+                    f"{', '.join(ARCH_CHOICES)} (hg_<num_stacks> also works)")
+
+
+def create_model(arch: str, heads: dict[str, int], num_stacks: int = 2, num_modules: int = 2,
+                 num_features: int = 256, input_hw: tuple[int, int] = (256, 256),
+                 pretrained: bool = False) -> nn.Module:
+    """Build the network named by ``--arch``.
+
+    Args:
+        arch: ``msra_{18,34,50,101,152}``, ``hg`` or ``hg_<num_stacks>``.
+        heads: head name -> output channels, e.g. ``{'hm': 16, 'depth': 16}``.
+        num_stacks: hourglass stacks (``hg`` only; ``hg_<n>`` overrides it).
+        num_modules: residual modules per hourglass level (``hg`` only).
+        num_features: hourglass feature width (``hg`` only).
+        input_hw: (H, W) of the network input; sizes the hourglass depth regressor.
+        pretrained: start a PoseResNet trunk from ImageNet weights (falls back to random
+            init with a warning when they cannot be had); the hourglass has none.
+
+    Raises:
+        UserError: unknown ``--arch``, an input size the network cannot take, or bad heads.
+    """
+    family, number = parse_arch(arch)
+    height, width = input_hw
+    multiple = INPUT_MULTIPLE[family]
+    if height <= 0 or width <= 0 or height % multiple or width % multiple:
+        raise UserError(f"--input_h {height} --input_w {width}: --arch {arch} needs an input "
+                        f"size that is a positive multiple of {multiple}; choose e.g. 256 x 256")
+    if "hm" not in heads:
+        raise UserError(f"heads {heads} lack 'hm'; check --task")
+    try:
+        if family == "msra":
+            return MODELS["msra"](number, heads, pretrained=pretrained)
+        if pretrained:
+            log.info("--arch %s has no ImageNet weights; it starts from random init", arch)
+        return MODELS["hg"](heads, num_stacks=number or num_stacks, num_modules=num_modules,
+                            num_features=num_features, input_hw=(height, width))
+    except ValueError as err:
+        raise UserError(f"--arch {arch}: {err}") from err
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter elements (shared parameters counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
