@@ -506,7 +506,7 @@ def opt_to_dict(opt: argparse.Namespace | dict) -> dict[str, Any]:
 def save_opts(opt: argparse.Namespace, save_dir: str | os.PathLike) -> Path:
     """Write ``opt.txt`` (the original format) and ``opt.json`` into ``save_dir``.
 
-    ``opt.txt`` holds the torch, CUDA, cuDNN (and torch_npu) versions, ``sys.argv`` and every option
+    ``opt.txt`` holds the torch, CUDA, cuDNN (and Ascend NPU) versions, ``sys.argv`` and every option
     as ``key: value``, sorted; ``opt.json`` holds the options only.
 
     Args:

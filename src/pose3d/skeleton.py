@@ -152,10 +152,15 @@ COCO17 = Skeleton(
                      ("l_knee", "r_knee"), ("l_ankle", "r_ankle")),
 )
 
-# --- Name-level conversion to MPII16 (datasets.md §2.5, §7) --------------------------------------
+# --- Name-level conversion to MPII16 (datasets.md §2.5, §7) -------------------------------------
 # MPII16 joints other formats lack, built as the midpoint of two joints they do have (the fork's
 # LSP and Occlusion-Person conversions): (MPII name, joint a, joint b).
 MPII_MIDPOINTS = (("pelvis", "r_hip", "l_hip"), ("thorax", "r_shoulder", "l_shoulder"))
+
+
+# Other tables' names for SYNTH18 joints: MPII pelvis is the root, MPII upper neck the H36M
+# "neck_nose" point (between thorax and head); every other shared name means the same joint.
+SYNTH18_ALIASES = {"pelvis": "root", "upper_neck": "neck_nose"}
 
 
 def name_map(src: tuple[str, ...], dst: tuple[str, ...] = MPII16.names) -> list[int]:

@@ -5,9 +5,6 @@ never through ``pyplot``, so it works without a display and whatever backend the
 Limbs are coloured by side (left blue, right red, centre green, as seen from the person) in both
 pictures, which makes a left/right swap visible at a glance.
 """
-from __future__ import annotations
-
-import logging
 import os
 from pathlib import Path
 
@@ -16,8 +13,6 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, Skeleton
 from pose3d.utils.errors import UserError
-
-log = logging.getLogger(__name__)
 
 # BGR for OpenCV; the 3D plot converts them to RGB.
 LEFT_COLOR = (230, 120, 20)
@@ -35,7 +30,7 @@ def _joint_side(skeleton: Skeleton, j: int) -> str:
 
 
 def edge_colors(skeleton: Skeleton = MPII16) -> list[tuple[int, int, int]]:
-    """BGR colour of each edge of ``skeleton``: by the side of its endpoints (left, right or centre).
+    """BGR colour of each edge of ``skeleton`` by the side of its endpoints (left/right/centre).
 
     An edge joining a side joint to a centre joint (e.g. neck to left shoulder) takes the side's
     colour.
@@ -89,13 +84,14 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, skeleton: Skeleton =
 
 
 def plot_skeleton_3d(joints: np.ndarray, skeleton: Skeleton = MPII16, size: int = 480,
-                     title: str | None = None, elev: float = 12.0,
-                     azim: float = -75.0) -> np.ndarray:
+                     title: str | None = None, elev: float = 15.0,
+                     azim: float = -60.0) -> np.ndarray:
     """Render a 3D skeleton with matplotlib (Agg, headless) and return the picture.
 
     Axes follow the original demo: plot x = image x (right), plot y = depth (away from the
     camera), plot z = -image y (up). All three axes share one scale (a cube around the pose), and
-    the view is fixed, slightly above and to the side, so frames of a video compare directly.
+    the view is fixed (15 degrees above, 30 degrees to the right of the camera's line of sight),
+    so frames of a video compare directly.
 
     Args:
         joints: (K, 3) root-relative joints (x right, y down, z away from the camera), e.g. mm.
@@ -107,8 +103,13 @@ def plot_skeleton_3d(joints: np.ndarray, skeleton: Skeleton = MPII16, size: int 
     Returns:
         (size, size, 3) uint8 BGR picture.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    try:  # optional dependency, imported only when a 3D picture is asked for
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise UserError("matplotlib is not installed, so no 3D picture can be drawn; "
+                        "pip install matplotlib (it is in requirements.txt)") from None
 
     joints = np.asarray(joints, dtype=np.float64)
     px, py, pz = joints[:, 0], joints[:, 2], -joints[:, 1]
@@ -133,14 +134,16 @@ def plot_skeleton_3d(joints: np.ndarray, skeleton: Skeleton = MPII16, size: int 
     ax.set_xlim(mid[0] - half, mid[0] + half)
     ax.set_ylim(mid[1] - half, mid[1] + half)
     ax.set_zlim(mid[2] - half, mid[2] + half)
-    ax.set_box_aspect((1, 1, 1))
+    ax.set_box_aspect((1, 1, 1), zoom=0.95)
     ax.set_xlabel("x (mm)")
     ax.set_ylabel("depth (mm)")
     ax.set_zlabel("up (mm)")
     ax.tick_params(labelsize=7)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(5))
     if title:
-        ax.set_title(title, fontsize=9)
-    fig.subplots_adjust(left=0.0, right=1.0, bottom=0.02, top=0.95)
+        fig.text(0.5, 0.98, title, ha="center", va="top", fontsize=9)
+    fig.subplots_adjust(left=0.0, right=0.97, bottom=0.03, top=0.97)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
@@ -184,7 +187,7 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one (H, W, 3) uint8 BGR frame; later frames are resized to the first one's size."""
+        """Append one (H, W, 3) uint8 BGR frame (resized to the first frame's size if needed)."""
         h, w = frame.shape[:2]
         if self._writer is None:
             self._size = (w, h)

@@ -1,0 +1,59 @@
+"""Summarise a quick start: MPJPE / PA-MPJPE against the mean-pose baseline, PCKh, where things are.
+
+    python scripts/quickstart_summary.py --data_dir data/synthetic --exp_dir exp --prefix quickstart
+
+Writes ``<exp_dir>/<prefix>_summary.json`` and prints a short table. The numbers are on synthetic
+data and say that the pipeline learns; they are not comparable with the published H36M result.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv=None) -> dict:
+    import mean_pose_baseline
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data_dir", default="data/synthetic")
+    p.add_argument("--exp_dir", default="exp")
+    p.add_argument("--prefix", default="quickstart")
+    p.add_argument("--input", type=int, default=128)
+    p.add_argument("--output", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=None)
+    args = p.parse_args(argv)
+    exp = Path(args.exp_dir)
+    h36m = json.loads((exp / f"{args.prefix}_s3FULL_TEST" / "results.json").read_text())["metrics"]
+    mpii = json.loads((exp / f"{args.prefix}_s3_mpiiTEST" / "results.json").read_text())["metrics"]
+    base = mean_pose_baseline.main(["--data_dir", args.data_dir, "--input", str(args.input),
+                                    "--output", str(args.output)])
+    b3 = base["mean_pose_3d"]
+    summary = {
+        "mpjpe": h36m["mpjpe"], "pa_mpjpe": h36m["pa_mpjpe"],
+        "mean_pose_mpjpe": b3["mpjpe"], "mean_pose_pa_mpjpe": b3["pa_mpjpe"],
+        "mpjpe_reduction": 1 - h36m["mpjpe"] / b3["mpjpe"],
+        "pckh": mpii.get("pckh"), "mean_pose_pckh": base.get("mean_pose_2d_pckh"),
+        "seconds": args.seconds,
+    }
+    (exp / f"{args.prefix}_summary.json").write_text(json.dumps(summary, indent=2))
+    print("\nQuick start on SYNTHETIC data (not comparable with the published H36M numbers)")
+    print(f"  H36M val (full)  MPJPE {summary['mpjpe']:.1f} mm   PA-MPJPE {summary['pa_mpjpe']:.1f} mm"
+          f"   (mean-pose baseline {b3['mpjpe']:.1f} / {b3['pa_mpjpe']:.1f} mm,"
+          f" {100 * summary['mpjpe_reduction']:.0f}% lower)")
+    if summary["pckh"] is not None:
+        print(f"  MPII val         PCKh@0.5 {summary['pckh']:.1f}"
+              f"   (mean-pose baseline {summary['mean_pose_pckh']:.1f})")
+    print(f"  results          {exp}/{args.prefix}_s3FULL_TEST/results.json, "
+          f"{exp}/{args.prefix}_s3_mpiiTEST/results.json")
+    print(f"  demo pictures    {exp}/demo/")
+    if args.seconds is not None:
+        print(f"  time             {args.seconds / 60:.1f} min")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

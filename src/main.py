@@ -1,0 +1,18 @@
+"""Train or test a model: ``cd src && python main.py --exp_id mpii ...`` (or ``python src/main.py``)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # runs without installing pose3d
+
+from pose3d.cli import run_entry  # noqa: E402
+
+
+def main(argv: list[str]) -> None:
+    from pose3d.opts import parse
+    from pose3d.train.runner import run
+
+    run(parse(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(run_entry(main))
