@@ -1,24 +1,32 @@
 """Synthetic data engine: render people with exact ground truth and write dataset trees.
 
 ``WRITERS`` maps a dataset name to its ``write(out_dir, num, seed, workers)`` function; each
-writer lays out that dataset's real on-disk format under ``out_dir``.
+writer lays out that dataset's real on-disk format under ``out_dir``. Writer modules are imported
+on first use, so that joblib workers rendering images do not import torch.
 """
-from pose3d.synthetic import h36m, mpii3d, occlusion_person, preview, threedpw
-from pose3d.synthetic import coco
-from pose3d.synthetic import flic_full
-from pose3d.synthetic import lsp
-from pose3d.synthetic import lspet
-from pose3d.synthetic import mpii
+from __future__ import annotations
 
-WRITERS: dict = {
-    "preview": preview.write,
-    "h36m": h36m.write,
-    "occlusion_person": occlusion_person.write,
-    "mpii3d": mpii3d.write,
-    "3dpw": threedpw.write,
-    "mpii": mpii.write,
-    "lsp": lsp.write,
-    "lspet": lspet.write,
-    "flic_full": flic_full.write,
-    "coco": coco.write,
+import importlib
+from typing import Callable
+
+
+def _writer(module: str) -> Callable:
+    def write(*args, **kwargs):
+        return importlib.import_module(f"pose3d.synthetic.{module}").write(*args, **kwargs)
+
+    write.__name__ = f"{module}.write"
+    return write
+
+
+WRITERS: dict[str, Callable] = {
+    "mpii": _writer("mpii"),
+    "lsp": _writer("lsp"),
+    "lspet": _writer("lspet"),
+    "flic_full": _writer("flic_full"),
+    "coco": _writer("coco"),
+    "h36m": _writer("h36m"),
+    "occlusion_person": _writer("occlusion_person"),
+    "mpii3d": _writer("mpii3d"),
+    "3dpw": _writer("threedpw"),
+    "preview": _writer("preview"),
 }

@@ -1,0 +1,141 @@
+"""Shared pieces of the 2D dataset writers (MPII, LSP, LSPET, FLIC-full, COCO).
+
+* :func:`run_samples`: one picklable per-sample function over many indices with joblib; each
+  sample renders, writes its own JPEG and returns only its (small) annotation, so memory stays
+  flat and the output does not depend on the number of workers.
+* :func:`render`: :func:`~pose3d.synthetic.render.render_person` plus face landmarks (nose, eyes,
+  ears) for the formats that label them.
+* :func:`points`: the rendered 2D points, visibility and in-image flags for any list of joint
+  names (SYNTH18 names, their aliases in ``skeleton.SYNTH18_ALIASES``, face landmarks).
+* :func:`write_jpeg`, :func:`write_json`, :func:`save_mat`: byte-reproducible file writers.
+"""
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+import scipy.io
+
+from pose3d.skeleton import SYNTH18, SYNTH18_ALIASES
+from pose3d.synthetic import body as B
+from pose3d.synthetic.render import PID, render_person, sample_rng
+
+JPEG_QUALITY = 92
+
+# Face landmarks in the renderer's head frame (mm before the head-size factor; x left, y up,
+# z forward), placed where render.py paints them: eyes at (+-0.38, 0.08) on the front of the
+# head ellipsoid, the nose tip at the front of the nose ellipsoid, ears at the sides.
+_EYE_UNIT = np.array([0.38, 0.08, np.sqrt(1.0 - 0.38 ** 2 - 0.08 ** 2)])
+_FACE_UNIT = {"l_eye": _EYE_UNIT, "r_eye": _EYE_UNIT * [-1, 1, 1],
+              "l_ear": np.array([1.0, 0.0, 0.0]), "r_ear": np.array([-1.0, 0.0, 0.0])}
+FACE_LOCAL = {name: B.HEAD_CENTER + u * B.HEAD_AXES for name, u in _FACE_UNIT.items()}
+FACE_LOCAL["nose"] = np.array([0.0, 70.0, 132.0])
+FACE_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
+
+
+def run_samples(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> list:
+    """``[fn(*job) for job in jobs]`` in order, in ``workers`` processes when > 1."""
+    if workers <= 1 or len(jobs) < 2:
+        return [fn(*job) for job in jobs]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=workers, backend="loky", batch_size="auto")(
+        delayed(fn)(*job) for job in jobs)
+
+
+def write_jpeg(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:
+    """Write a BGR uint8 image as JPEG (same pixels -> same bytes), creating the folder."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(buf.tobytes())
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as compact json (one line, like the released annotation files)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj))
+
+
+def save_mat(path: str | os.PathLike, variables: dict) -> None:
+    """``scipy.io.savemat`` (MATLAB 5) with a fixed header text instead of the creation time."""
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, variables)
+    data = bytearray(buf.getvalue())
+    data[:116] = b"MATLAB 5.0 MAT-file, Platform: posix".ljust(116)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(bytes(data))
+
+
+def _head_frame(joints_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Head rotation (columns left, up, forward), pivot (mm) and size factor from 3 head joints.
+
+    The renderer places ``neck_nose``, ``head`` and ``head_top`` at ``pivot + R @ (local * k)``
+    with the locals of ``body.HEAD_POINTS`` (all in the head's mid-plane), so the up/forward
+    axes follow from two difference vectors and the left axis is their cross product.
+    """
+    names = ("neck_nose", "head", "head_top")
+    loc = np.array([B.HEAD_POINTS[n] for n in names])
+    cam = joints_cam[[SYNTH18.index(n) for n in names]]
+    m = (loc[1:] - loc[0])[:, 1:].T                    # (2, 2): local (y, z) of the differences
+    uf = (cam[1:] - cam[0]).T @ np.linalg.inv(m)      # (3, 2): k * [up, forward]
+    k = float(np.linalg.norm(uf[:, 0]))
+    up, fwd = uf[:, 0] / k, uf[:, 1] / np.linalg.norm(uf[:, 1])
+    rot = np.stack([np.cross(up, fwd), up, fwd], axis=1)
+    return rot, cam[0] - k * rot @ loc[0], k
+
+
+def face_points(person: dict) -> dict[str, tuple[np.ndarray, bool, bool]]:
+    """Nose, eyes and ears of a rendered person: name -> (uv (2,), visible, in_image).
+
+    Visible: inside the image, its surface faces the camera and the part painted at its pixel
+    is the head (or the nose, for the nose). Needs ``render_person(..., return_ids=True)``.
+    """
+    cam = person["camera"]
+    rot, pivot, k = _head_frame(person["joints_3d_cam"])
+    ids = person["part_ids"]
+    h, w = ids.shape
+    out = {}
+    for name in FACE_NAMES:
+        p = pivot + k * rot @ FACE_LOCAL[name]
+        uv = np.array([cam["fx"] * p[0] / p[2] + cam["cx"], cam["fy"] * p[1] / p[2] + cam["cy"]])
+        normal = rot @ ((FACE_LOCAL[name] - B.HEAD_CENTER) / B.HEAD_AXES ** 2)
+        inside = bool(-0.5 <= uv[0] < w - 0.5 and -0.5 <= uv[1] < h - 0.5)
+        own = (PID["head"], PID["nose"]) if name == "nose" else (PID["head"],)
+        vis = inside and float(normal @ -p) > 0 and \
+            int(ids[int(np.rint(min(max(uv[1], 0), h - 1))),
+                    int(np.rint(min(max(uv[0], 0), w - 1)))]) in own
+        out[name] = (uv, bool(vis), inside)
+    return out
+
+
+def render(seed: int, dataset: str, index: int, width: int, height: int, **options) -> dict:
+    """Render sample ``index`` of ``dataset`` and add ``face`` (see :func:`face_points`)."""
+    person = render_person(sample_rng(seed, dataset, index), width, height, return_ids=True,
+                           **options)
+    person["face"] = face_points(person)
+    return person
+
+
+def points(person: dict, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rendered 2D points of ``names`` in 0-based px.
+
+    Returns:
+        uv (K, 2) float64 (NaN for names the body does not have, e.g. FLIC's mid-limb slots),
+        visible (K,) bool, in_image (K,) bool.
+    """
+    k = len(names)
+    uv, vis, inside = np.full((k, 2), np.nan), np.zeros(k, bool), np.zeros(k, bool)
+    for i, name in enumerate(names):
+        name = SYNTH18_ALIASES.get(name, name)
+        if name in SYNTH18.names:
+            j = SYNTH18.index(name)
+            uv[i], vis[i], inside[i] = (person["joints_2d"][j], person["visible"][j],
+                                        person["in_image"][j])
+        elif name in person.get("face", {}):
+            uv[i], vis[i], inside[i] = person["face"][name]
+    return uv, vis, inside
