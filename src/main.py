@@ -9,9 +9,11 @@ from pose3d.cli import run_entry  # noqa: E402
 
 def main(argv: list[str]) -> None:
     from pose3d.opts import parse
+
+    opt = parse(argv)  # flag errors end here, before the heavy imports
     from pose3d.train.runner import run
 
-    run(parse(argv))
+    run(opt)
 
 
 if __name__ == "__main__":

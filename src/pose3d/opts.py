@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val_intervals", type=int, default=5, help="validate every N epochs")
     g.add_argument("--batch_size", type=int, default=32,
                    help="batch size per GPU/process; the global batch is batch_size x number of "
-                        "processes")
+                        "processes; BatchNorm statistics are per process (as the original's "
+                        "DataParallel per GPU)")
     g.add_argument("--weight_decay", type=float, default=0.0, help="weight decay")
     g.add_argument("--grad_clip", type=float, default=None,
                    help="clip the gradient norm to this value (typical 5.0); off when not given")

@@ -208,10 +208,25 @@ class BaseTrainer:
         saved = [b.detach().clone() for b in buffers]
         end = time.time()
         self.step_in_epoch = skip_steps
-        for i, batch in enumerate(loader, start=skip_steps + 1):
-            # Checked before the forward pass: even that changes BatchNorm statistics.
+        batches = iter(loader)
+        i = skip_steps
+        while True:
+            # Checked before fetching (a signal may have stopped the loader workers too) and
+            # before the forward pass (even that changes BatchNorm statistics).
             if self._agree(False, self.interrupt_requested)[1]:
                 break
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except Exception:
+                # A SIGTERM to the process group also ends the loader workers, possibly with a
+                # batch in flight; the stop then wins over the lost batch.
+                if self.interrupt_requested:
+                    log.debug("batch lost to the stop signal", exc_info=True)
+                    break
+                raise
+            i += 1
             data_time.update(time.time() - end)
             batch = to_device(check_batch(batch), self.device)
             _copy_all(saved, buffers)
@@ -241,11 +256,34 @@ class BaseTrainer:
             if self._kill_at is not None and (epoch - 1) * n + i == self._kill_at[0]:
                 os.kill(os.getpid(), self._kill_at[1])
         bar.finish()
+        self._reduce_meters(meters)
         out = {k: m.avg for k, m in meters.items()}
         out["time"] = batch_time.sum / 60.0
         if bad_in_epoch:
             out["bad_steps"] = float(bad_in_epoch)
         return out
+
+    def _reduce_meters(self, meters: dict[str, AverageMeter]) -> None:
+        """Combine the epoch's meters of every DDP process (sums and counts), in place.
+
+        A name can be missing on some rank (``mpjpe`` when its shard held no 3D sample), so the
+        names are gathered first; one all-reduce then carries every sum and count. Averages are
+        weighted by sample / joint counts, as in a single process.
+        """
+        if not is_distributed():
+            return
+        gathered: list = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, list(meters))
+        names = list(dict.fromkeys(n for part in gathered for n in part))
+        if not names:
+            return
+        dtype = torch.float32 if self.device.type == "npu" else torch.float64  # hccl: no f64
+        sums = torch.tensor([[meters[n].sum, meters[n].count] if n in meters else [0.0, 0.0]
+                             for n in names], dtype=dtype, device=self.device)
+        for n, (total, count) in zip(names, all_reduce_sum(sums).tolist()):
+            m = meters.setdefault(n, AverageMeter())
+            m.sum, m.count = total, int(round(count))
+            m.avg = total / m.count if m.count else 0.0
 
     def _agree(self, bad: bool, stop: bool) -> tuple[bool, bool]:
         """(any process had a non-finite loss, any process was asked to stop)."""

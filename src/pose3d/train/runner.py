@@ -65,10 +65,12 @@ def build_model(opt, pretrained: bool = False) -> torch.nn.Module:
 
 
 def _worker_init(_worker_id: int) -> None:
-    # Ctrl-C / SIGTERM reach the whole process group; the main process handles them (it saves
-    # and stops the workers), a worker dying on them would break the batch being loaded.
+    # Ctrl-C reaches the whole process group; the main process handles it (it finishes the step,
+    # saves and stops the workers). A SIGTERM to the group ends a worker quietly: killed by the
+    # signal, the main process would get an error from its SIGCHLD handler in the middle of the
+    # step it is about to save. SIGTERM must still end it: that is how it is stopped at exit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
 
 def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
@@ -200,7 +202,17 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
     if opt.test:
         metrics = {}
         if is_main:
-            trainer.model = model
+            # --test --compile: compile the plain model (net may be DDP-wrapped; rank 0 alone
+            # evaluates). Validation during training stays eager: one compiled graph is enough.
+            trainer.model = torch.compile(model) if opt.compile else model
+            if opt.backend == "onnxruntime":
+                from pose3d.onnx_backend import load_onnx_or_export
+
+                if not opt.load_model:
+                    raise UserError("--backend onnxruntime: give the checkpoint to export "
+                                    "with --load_model")
+                trainer.model = load_onnx_or_export(opt.load_model, opt.arch, opt.heads,
+                                                    (opt.input_h, opt.input_w))
             metrics, results, store = trainer.val(0, val_loader, val_set)
             write_results(opt, logger, metrics, results, store)
             logger.write("Evaluation: " + " | ".join(f"{k}: {_fmt(v)}" for k, v in
@@ -299,9 +311,7 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
                 stopped(f"Interrupted at epoch {epoch} step {step}; " + (
                     f"nothing saved (non-finite state {bad[0]})" if bad else f"saved {last_path}"))
             skip_steps = 0
-            if world > 1:
-                stats = {k: float(dev.all_reduce_mean(torch.tensor(v, device=device)))
-                         for k, v in stats.items()}
+            # stats are already combined over the DDP processes (BaseTrainer._reduce_meters)
             logger.write(f"epoch: {epoch} |")
             for k, v in stats.items():
                 logger.scalar_summary(f"train_{k}", v, epoch)
