@@ -35,8 +35,8 @@ if [[ "$FULL" == 1 ]]; then
     NUM=${QS_NUM:-2000}; ARCH=${QS_ARCH:-msra_50}; RES=${QS_RES:-256}; BATCH=${QS_BATCH:-32}
     E1=${QS_E1:-30}; E2=${QS_E2:-20}; E3=${QS_E3:-5}; WORKERS=${QS_WORKERS:-8}
 else
-    NUM=${QS_NUM:-400}; ARCH=${QS_ARCH:-msra_18}; RES=${QS_RES:-128}; BATCH=${QS_BATCH:-32}
-    E1=${QS_E1:-15}; E2=${QS_E2:-3}; E3=${QS_E3:-1}; WORKERS=${QS_WORKERS:-2}
+    NUM=${QS_NUM:-320}; ARCH=${QS_ARCH:-msra_18}; RES=${QS_RES:-128}; BATCH=${QS_BATCH:-32}
+    E1=${QS_E1:-10}; E2=${QS_E2:-2}; E3=${QS_E3:-1}; WORKERS=${QS_WORKERS:-2}
 fi
 OUT=$((RES / 4))
 DATA=${QS_DATA:-data/synthetic}

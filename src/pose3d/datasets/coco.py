@@ -55,6 +55,10 @@ class COCO(PoseDataset):
             for key in ("id", "file_name"):
                 if not isinstance(img, dict) or key not in img:
                     raise DataFormatError(path, f"images[{i}] has no field '{key}'", _FIX)
+            if not (isinstance(img["id"], (int, float, str))
+                    and isinstance(img["file_name"], str)):
+                raise DataFormatError(path, f"images[{i}]: 'id' must be a number and 'file_name' "
+                                      "a string", _FIX)
             files[img["id"]] = str(root / "images" / tag / img["file_name"])
 
         k = COCO17.num_joints
@@ -67,7 +71,7 @@ class COCO(PoseDataset):
             kps = field_array(ann["keypoints"], (k * 3,), path, where, "keypoints", _FIX)
             kps = kps.reshape(k, 3)
             bbox = field_array(ann["bbox"], (4,), path, where, "bbox", _FIX)
-            if ann["image_id"] not in files:
+            if not isinstance(ann["image_id"], (int, float, str)) or ann["image_id"] not in files:
                 raise DataFormatError(path, f"{where}: image_id {ann['image_id']} is not in "
                                       "'images'", _FIX)
             labelled = (kps[:, 2] > 0) & np.isfinite(kps[:, :2]).all(axis=1)

@@ -213,7 +213,7 @@ class BaseTrainer:
         while True:
             # Checked before fetching (a signal may have stopped the loader workers too) and
             # before the forward pass (even that changes BatchNorm statistics).
-            if self._agree(False, self.interrupt_requested)[1]:
+            if self.stop_agreed():
                 break
             try:
                 batch = next(batches)
@@ -284,6 +284,15 @@ class BaseTrainer:
             m = meters.setdefault(n, AverageMeter())
             m.sum, m.count = total, int(round(count))
             m.avg = total / m.count if m.count else 0.0
+
+    def stop_agreed(self) -> bool:
+        """Whether any process was asked to stop; then ``interrupt_requested`` is set on all.
+
+        A collective under DDP: every process calls it at the same points.
+        """
+        if self._agree(False, self.interrupt_requested)[1]:
+            self.interrupt_requested = True
+        return self.interrupt_requested
 
     def _agree(self, bad: bool, stop: bool) -> tuple[bool, bool]:
         """(any process had a non-finite loss, any process was asked to stop)."""

@@ -174,18 +174,20 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
     start_epoch, skip_steps, best = 1, 0, None
 
     val_pending = None
+    ckpt = None
     if opt.load_model:
         ckpt = load_weights(model, opt.load_model, opt.arch)
         print(f"Loaded {opt.load_model}, epoch {ckpt.get('epoch', 0)}")
-        if opt.resume:
-            start_epoch, skip_steps, best, val_pending = _restore_training_state(
-                opt, ckpt, optimizer, scheduler, scaler)
 
     model.to(device)
     if opt.channels_last:
         model.to(memory_format=torch.channels_last)
     if isinstance(scaler, dev.ApexScaler):
         model, optimizer = scaler.initialize(model, optimizer)
+    if ckpt is not None and opt.resume:
+        # After model.to(device): the optimizer puts its state on its parameters' device.
+        start_epoch, skip_steps, best, val_pending = _restore_training_state(
+            opt, ckpt, optimizer, scheduler, scaler)
     # No loss term reaches the depth head with --weight_3d 0 --weight_var 0 (human3d); DDP must
     # be told, else its second step fails waiting for those gradients.
     unused = "depth" in opt.heads and opt.weight_3d == 0 and opt.weight_var == 0
@@ -283,7 +285,8 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
     def stopped(text: str) -> None:
         """Leave after a signal: 130 for SIGINT (as Ctrl-C), 143 for SIGTERM."""
         logger.write("\n")
-        print(f"{text}; continue with --resume.", flush=True)
+        if is_main:
+            print(f"{text}; continue with --resume.", flush=True)
         if stop["signal"] == signal.SIGTERM:
             raise SystemExit(128 + signal.SIGTERM)
         raise KeyboardInterrupt
@@ -300,12 +303,14 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
             save_or_stop("model_last.pth", val_pending, val_pending + 1)
             dev.barrier()
         for epoch in range(start_epoch, opt.num_epochs + 1):
-            if stop["signal"] is not None:
+            # Stop checks are agreed by all DDP processes (trainer.stop_agreed), so that they
+            # all leave at the same point even if the signal reached only some of them.
+            if trainer.stop_agreed():
                 stopped(f"Stopped before epoch {epoch}; {last_path} holds epoch {epoch - 1}")
             sampler.set_epoch(epoch, skip_steps * opt.batch_size)
             train_set.set_epoch(epoch)
             stats = trainer.train(epoch, train_loader, skip_steps=skip_steps)
-            if stop["signal"] is not None and trainer.step_in_epoch < steps_per_epoch:
+            if trainer.interrupt_requested and trainer.step_in_epoch < steps_per_epoch:
                 step = trainer.step_in_epoch
                 bad = save("model_last.pth", epoch - 1, epoch, step)
                 stopped(f"Interrupted at epoch {epoch} step {step}; " + (
@@ -321,7 +326,7 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
             save_or_stop("model_last.pth", epoch, epoch + 1, pending=epoch if val_now else None)
             if val_now and opt.save_all_models:
                 save_or_stop(f"model_{epoch}.pth", epoch, epoch + 1)
-            if stop["signal"] is not None:
+            if trainer.stop_agreed():
                 stopped(f"Stopped after epoch {epoch}; saved {last_path}")
             if val_now:
                 if is_main:
@@ -331,7 +336,7 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
             logger.write("\n")
             if epoch in opt.lr_step and is_main:
                 print(f"Drop LR to {optimizer.param_groups[0]['lr']}")
-            if stop["signal"] is not None and epoch < opt.num_epochs:
+            if epoch < opt.num_epochs and trainer.stop_agreed():
                 stopped(f"Stopped after epoch {epoch}; saved {last_path}")
     finally:
         for s, h in old_handlers.items():
