@@ -228,63 +228,6 @@ class Predictor:
                 for i in range(len(images))]
 
 
-class OnnxModel:
-    """An exported ``.onnx`` network behind the pose3d model contract (``--backend onnxruntime``).
-
-    Outputs named ``hm`` and ``depth`` are used by name; otherwise the first output is taken as
-    the heatmaps and the second as the depth. A model exported with a fixed batch of 1 is run
-    one picture at a time.
-
-    Args:
-        path: the ``.onnx`` file.
-        device: cuda uses onnxruntime's CUDA provider when it has one, else the CPU.
-    """
-
-    def __init__(self, path: Path, device: torch.device):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise UserError("--backend onnxruntime: the onnxruntime package is not installed; "
-                            "pip install onnxruntime, or use --backend pytorch") from None
-        providers = ["CPUExecutionProvider"]
-        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(path), providers=providers)
-        except Exception as err:  # onnxruntime raises its own exception types
-            detail = " ".join(str(err).split())[:160]
-            raise UserError(f"{path}: onnxruntime cannot load it ({detail}); export the model "
-                            "again or use --backend pytorch with a .pth checkpoint") from None
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        shape = list(inp.shape)
-        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
-        self.input_hw = ((int(shape[2]), int(shape[3]))
-                         if len(shape) == 4 and all(isinstance(s, int) for s in shape[2:])
-                         else None)
-        names = [o.name for o in self.session.get_outputs()]
-        if "hm" in names:
-            self.hm_index = names.index("hm")
-            self.depth_index = names.index("depth") if "depth" in names else None
-        else:
-            self.hm_index, self.depth_index = 0, (1 if len(names) > 1 else None)
-        self.description = str(path)
-
-    def __call__(self, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        """(B, 3, h, w) input -> ``[{'hm': ..., 'depth': ...}]`` on the input's device."""
-        arr = x.detach().float().contiguous().cpu().numpy()
-        if self.fixed_batch is not None and self.fixed_batch != arr.shape[0]:
-            parts = [self.session.run(None, {self.input_name: arr[i:i + 1]})
-                     for i in range(arr.shape[0])]
-            outs = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-        else:
-            outs = self.session.run(None, {self.input_name: arr})
-        result = {"hm": torch.from_numpy(np.asarray(outs[self.hm_index])).to(x.device)}
-        if self.depth_index is not None:
-            result["depth"] = torch.from_numpy(np.asarray(outs[self.depth_index])).to(x.device)
-        return [result]
-
-
 def resolve_model_path(load_model: str, backend: str = "pytorch") -> Path:
     """The checkpoint to run: ``--load_model``, the published default, or a local training result.
 
@@ -373,7 +316,10 @@ def load_predictor(opt: argparse.Namespace) -> Predictor:
     if opt.backend == "onnxruntime":
         if not path.is_file():
             raise UserError(f"{path}: ONNX model not found; check --load_model")
-        model = OnnxModel(path, device)
+        from pose3d.onnx_backend import OnnxModel, providers_for
+
+        model = OnnxModel(path, providers=providers_for(device))
+        model.description = str(path)
         input_hw = model.input_hw or (opt.input_h, opt.input_w)
         return Predictor(model, (input_hw[1], input_hw[0]), device, amp="off")
 

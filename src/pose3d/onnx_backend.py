@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
@@ -103,6 +102,8 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_hw: tuple[int, 
             torch.onnx.export(wrapper, (dummy,), str(tmp), dynamo=False, input_names=[INPUT_NAME],
                               output_names=names, dynamic_axes=dynamic, opset_version=opset,
                               do_constant_folding=True)
+        import onnx  # only needed here; the runtime side works without it
+
         onnx.checker.check_model(str(tmp))  # by path: also valid for external-data files
         os.replace(tmp, path)
     finally:
@@ -204,7 +205,11 @@ class OnnxModel:
 
     def __init__(self, path: str | os.PathLike, providers: Sequence[str] | None = None,
                  num_threads: int | None = None):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UserError("--backend onnxruntime: the onnxruntime package is not installed; "
+                            "pip install onnxruntime, or use --backend pytorch") from None
 
         self.path = Path(path)
         if not self.path.is_file():
@@ -221,23 +226,28 @@ class OnnxModel:
             raise UserError(f"{self.path}: not a loadable ONNX model ({type(err).__name__}: "
                             f"{' '.join(str(err).split())[:160]}); export it again with "
                             "scripts/export_onnx.py") from None
-        first = self.session.get_inputs()[0]
-        self.input_name = first.name
-        # (H, W) fixed at export; None where the graph leaves a dimension symbolic.
-        self.input_hw = tuple(d if isinstance(d, int) else None for d in first.shape[2:4])
+        self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def __call__(self, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         """(B, 3, H, W) -> ``[{name: tensor}]`` with the exported output names."""
-        if x.dim() != 4 or any(want is not None and want != got
-                               for want, got in zip(self.input_hw, x.shape[2:])):
-            raise UserError(f"{self.path}: exported for (B, 3, {self.input_hw[0]}, "
-                            f"{self.input_hw[1]}) inputs, got {tuple(x.shape)}; export again "
-                            "with --input_h/--input_w matching the data")
+        want = self.input_hw
+        if x.dim() != 4 or (want is not None and tuple(x.shape[2:]) != want):
+            raise UserError(f"{self.path}: exported for (B, 3, {want[0] if want else 'H'}, "
+                            f"{want[1] if want else 'W'}) inputs, got {tuple(x.shape)}; export "
+                            "again with --input_h/--input_w matching the data")
         arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
         outs = self.session.run(self.output_names, {self.input_name: arr})
         return [{name: torch.from_numpy(o).to(x.device)
                  for name, o in zip(self.output_names, outs)}]
+
+    @property
+    def input_hw(self) -> tuple[int, int] | None:
+        """(H, W) the graph was exported for, None when it is dynamic."""
+        shape = self.session.get_inputs()[0].shape
+        if len(shape) == 4 and all(isinstance(v, int) for v in shape[2:]):
+            return int(shape[2]), int(shape[3])
+        return None
 
     def eval(self) -> "OnnxModel":
         return self
@@ -294,3 +304,14 @@ def load_onnx_or_export(checkpoint_path: str | os.PathLike, arch: str,
             raise UserError(f"{cache.parent}: cannot write the ONNX cache ({err.strerror}); "
                             "make the folder writable or pass another cache_dir") from None
     return OnnxModel(cache, providers=providers, num_threads=num_threads)
+
+
+def providers_for(device) -> list[str]:
+    """ONNX Runtime providers for a torch device: CUDA first when both sides have it."""
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    if getattr(device, "type", str(device)) == "cuda" \
+            and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return providers

@@ -21,7 +21,6 @@ MPI-INF-3DHP, 3DPW): pickle loading, checked field access and the pixels-per-mm 
 """
 import logging
 import os
-import pickle
 import re
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from pose3d.skeleton import H36M_TO_MPII
 from pose3d.utils.errors import DataFormatError
+from pose3d.utils.io import load_pickle
 
 from .base import PoseDataset
 
@@ -66,26 +66,6 @@ def action_from_path(path: str) -> str:
 
 
 # -- readers shared by the 3D loaders ------------------------------------------------------------
-def load_pickle(path: Path, fix: str) -> object:
-    """Unpickle an annotation file, turning every failure into a :class:`DataFormatError`.
-
-    Python-2 pickles (str as bytes) are retried with ``encoding='latin1'``.
-    """
-    if not path.is_file():
-        raise DataFormatError(path, "annotation file is missing", fix)
-    try:
-        with open(path, "rb") as f:
-            try:
-                return pickle.load(f)
-            except UnicodeDecodeError:
-                f.seek(0)
-                return pickle.load(f, encoding="latin1")
-    except Exception as exc:  # pickle raises many types for a damaged file
-        raise DataFormatError(path, f"cannot be unpickled ({type(exc).__name__}: {exc})",
-                              "the file is damaged or truncated; fetch or write it again"
-                              ) from exc
-
-
 def read_array(rec: dict, key: str, shape: tuple, path: Path, where: str) -> np.ndarray:
     """``rec[key]`` as a finite float64 array of ``shape`` (``None`` entries match any size).
 
@@ -201,7 +181,7 @@ class H36M(PoseDataset):
 
     def _load_records(self) -> list[dict]:
         path = cache_path(self.data_dir, self.split)
-        db = load_pickle(path, "put the integral-human-pose msra_cache pickle there (see "
+        db = load_pickle(path, self.data_dir, "put the integral-human-pose msra_cache pickle there (see "
                                "new_readme.md) or write the synthetic tree")
         if not isinstance(db, list):
             raise DataFormatError(path, f"holds a {type(db).__name__}, expected a list of dicts",

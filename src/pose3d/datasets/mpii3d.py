@@ -28,6 +28,7 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, MPII_TO_H36M, ROOT_MPII
 from pose3d.utils.errors import DataFormatError
+from pose3d.utils.io import require_inside
 
 from .base import PoseDataset
 from .h36m import check_shape, procrustes_scale, require_scales
@@ -116,6 +117,7 @@ class MPII3D(PoseDataset):
 
     def _load_records(self) -> list[dict]:
         path = db_path(self.data_dir, self.db_prefix, self.split)
+        require_inside(path, self.data_dir)  # a joblib db is a pickle: only from --data_dir
         db = load_vibe_db(path, ("img_name", "joints3D", "joints3D_image", "bbox"))
         n = len(db["img_name"])
         j3d = numeric(db, "joints3D", (None, _K, 3), path)

@@ -24,7 +24,9 @@ from pose3d.skeleton import MPII16, MPII_TO_H36M, ROOT_MPII, UNREALCV15
 from pose3d.utils.errors import DataFormatError
 
 from .base import PoseDataset
-from .h36m import load_pickle, procrustes_scale, read_array, require_scales
+from pose3d.utils.io import load_pickle
+
+from .h36m import procrustes_scale, read_array, require_scales
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class OcclusionPerson(PoseDataset):
 
     def _load_records(self) -> list[dict]:
         path = annotation_path(self.data_dir, self.split)
-        db = load_pickle(path, "put unrealcv_{train,validation}.pkl of Occlusion-Person there "
+        db = load_pickle(path, self.data_dir, "put unrealcv_{train,validation}.pkl of Occlusion-Person there "
                                "(flat, not under annot/) or write the synthetic tree")
         if not isinstance(db, list):
             raise DataFormatError(path, f"holds a {type(db).__name__}, expected a list of dicts",

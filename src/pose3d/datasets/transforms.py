@@ -13,6 +13,9 @@ import numpy as np
 # were trained this way (reference.md C.1), so it is kept although the channels are BGR.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_NORM_LUT = np.ascontiguousarray(
+    ((np.arange(256, dtype=np.float32)[:, None] / np.float32(256.0) - IMAGENET_MEAN)
+     / IMAGENET_STD).T)  # (3, 256)
 
 
 def normalize_image(img: np.ndarray) -> np.ndarray:
@@ -24,9 +27,9 @@ def normalize_image(img: np.ndarray) -> np.ndarray:
     Returns:
         (3, H, W) float32, ``(img / 256 - mean) / std`` (the original divides by 256).
     """
-    x = img.astype(np.float32) / 256.0
-    x = (x - IMAGENET_MEAN) / IMAGENET_STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+    # A per-channel lookup table gives the same float32 values as the arithmetic, several
+    # times faster (it is one gather per pixel).
+    return np.stack([_NORM_LUT[c][img[..., c]] for c in range(3)])
 
 
 def _rotate(pt: np.ndarray, rot_rad: float) -> np.ndarray:

@@ -27,7 +27,6 @@ import json
 import logging
 import os
 import signal
-import time
 from pathlib import Path
 
 import numpy as np
