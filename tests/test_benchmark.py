@@ -10,6 +10,7 @@ import torch
 
 from pose3d.models import create_model
 from pose3d.models.fuse import find_conv_bn_pairs, fuse_for_inference
+from helpers import randomise_bn, rel_error
 
 REPO = Path(__file__).resolve().parents[1]
 HEADS = {"hm": 16, "depth": 16}
@@ -21,20 +22,6 @@ ROW_FIELDS = {"name", "unit", "higher_is_better", "baseline", "best", "ratio", "
               "best_option", "target", "met"}
 
 
-def _randomise_bn(model: torch.nn.Module) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=gen) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=gen) * 0.4 - 0.2)
-    return model
-
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
 
 
 # ---------------------------------------------------------------------------- conv-BN folding
@@ -42,7 +29,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fold_msra_preserves_outputs(channels_last):
     torch.manual_seed(0)
-    model = _randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).train()
+    model = randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).train()
     fused = fuse_for_inference(model, channels_last=channels_last)
     # The original is untouched: still training, still has every BN.
     assert model.training
@@ -57,12 +44,12 @@ def test_fold_msra_preserves_outputs(channels_last):
         ref, got = model(x)[0], fused(x)[0]
     for name in HEADS:
         assert got[name].shape == ref[name].shape
-        assert _rel(got[name], ref[name]) < 1e-4, name
+        assert rel_error(got[name], ref[name]) < 1e-4, name
 
 
 def test_fold_hourglass_preserves_outputs():
     torch.manual_seed(0)
-    model = _randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
+    model = randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
                                        num_features=32, input_hw=SIZE)).eval()
     pairs = find_conv_bn_pairs(model)
     assert ("conv1_", "bn1") in pairs
@@ -73,7 +60,7 @@ def test_fold_hourglass_preserves_outputs():
     assert len(got) == len(ref) == 2
     for r, g in zip(ref, got):
         for name in r:
-            assert _rel(g[name], r[name]) < 1e-4, name
+            assert rel_error(g[name], r[name]) < 1e-4, name
 
 
 def test_fold_skips_shared_or_reused_outputs():
@@ -90,11 +77,11 @@ def test_fold_skips_shared_or_reused_outputs():
             z = self.conv2(self.bn(y))
             return self.bn2(z) + y  # the raw output of conv is read twice
 
-    model = _randomise_bn(Branchy()).eval()
+    model = randomise_bn(Branchy()).eval()
     assert find_conv_bn_pairs(model) == [("conv2", "bn2")]
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
-        assert _rel(fuse_for_inference(model)(x), model(x)) < 1e-4
+        assert rel_error(fuse_for_inference(model)(x), model(x)) < 1e-4
 
 
 # ---------------------------------------------------------------------------- benchmark smoke

@@ -46,5 +46,5 @@ def test_readme_scripts_exist():
     text = (ROOT / "README.md").read_text()
     for path in set(re.findall(r"(?:\./)?(scripts/[\w.]+\.(?:sh|py))", text)):
         assert (ROOT / path).is_file(), path
-    for path in set(re.findall(r"\((images/[\w.]+)\)", text)):
+    for path in set(re.findall(r"\((images/[\w./]+)\)", text)):
         assert (ROOT / path).is_file(), path

@@ -11,6 +11,7 @@ from pose3d.models import create_model
 from pose3d.onnx_backend import (OnnxModel, export_onnx, load_onnx_or_export,
                                  model_spec_from_checkpoint, onnx_cache_path)
 from pose3d.utils.errors import UserError
+from helpers import randomise_bn, rel_error
 
 pytest.importorskip("onnxruntime")
 
@@ -20,27 +21,12 @@ SIZE = (64, 64)
 RTOL = 1e-4
 
 
-def _randomise_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Non-trivial BN statistics, so eval-mode BN is not the identity."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=gen) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=gen) * 0.4 - 0.2)
-    return model
-
-
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max() / b.abs().max().clamp(min=1e-12))
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     torch.manual_seed(0)
-    model = _randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).eval()
+    model = randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).eval()
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny.onnx", SIZE)
     return model, path
 
@@ -59,7 +45,7 @@ def test_onnx_matches_torch_dynamic_batch(tiny, batch):
     for name in ("hm", "depth"):
         assert got[0][name].shape == ref[name].shape == (batch, 16, 16, 16)
         assert got[0][name].dtype == torch.float32
-        assert _rel(got[0][name], ref[name]) < RTOL, name
+        assert rel_error(got[0][name], ref[name]) < RTOL, name
 
 
 def test_export_keeps_training_flag(tmp_path):
@@ -76,21 +62,21 @@ def test_predict_runs_on_onnx_model(tiny):
     ref = predict(model, x, flip=True)
     got = predict(onnx_model, x, flip=True)
     for name in ("hm", "depth"):
-        assert _rel(got[name], ref[name]) < RTOL, name
+        assert rel_error(got[name], ref[name]) < RTOL, name
 
 
 def test_hourglass_exports_last_stack(tmp_path):
     torch.manual_seed(0)
-    model = _randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
+    model = randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
                                        num_features=32, input_hw=SIZE)).eval()
     path = export_onnx(model, tmp_path / "hg.onnx", SIZE)
     x = torch.randn(2, 3, *SIZE)
     with torch.no_grad():
         ref = model(x)
     got = OnnxModel(path, num_threads=1)(x)[0]
-    assert _rel(got["hm"], ref[-1]["hm"]) < RTOL
+    assert rel_error(got["hm"], ref[-1]["hm"]) < RTOL
     assert got["depth"].shape == (2, 16)
-    assert _rel(got["depth"], ref[-1]["depth"]) < RTOL
+    assert rel_error(got["depth"], ref[-1]["depth"]) < RTOL
 
 
 def _save_checkpoint(path: Path, model: torch.nn.Module, **extra) -> Path:
@@ -100,7 +86,7 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, **extra) -> Path:
 
 def test_load_onnx_or_export_caches(tmp_path):
     torch.manual_seed(1)
-    model = _randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).eval()
+    model = randomise_bn(create_model("msra_18", HEADS, input_hw=SIZE)).eval()
     ckpt = _save_checkpoint(tmp_path / "model_last.pth", model, arch="msra_18", heads=HEADS,
                             opt={"input_h": 64, "input_w": 64})
     cache_dir = tmp_path / "cache"
@@ -115,7 +101,7 @@ def test_load_onnx_or_export_caches(tmp_path):
     x = torch.randn(1, 3, *SIZE)
     with torch.no_grad():
         ref = model(x)[0]
-    assert _rel(again(x)[0]["hm"], ref["hm"]) < RTOL
+    assert rel_error(again(x)[0]["hm"], ref["hm"]) < RTOL
     # A newer checkpoint invalidates the cache.
     os.utime(ckpt, ns=(stamp + 10**9, stamp + 10**9))
     load_onnx_or_export(ckpt, "msra_18", HEADS, SIZE, cache_dir=cache_dir, num_threads=1)
@@ -156,7 +142,7 @@ def _export_script():
 
 def test_export_script(tmp_path, capsys):
     torch.manual_seed(2)
-    model = _randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
+    model = randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
                                        num_features=16, input_hw=SIZE)).eval()
     ckpt = _save_checkpoint(tmp_path / "m.pth", model, arch="hg", heads=HEADS,
                             opt={"input_h": 64, "input_w": 64, "num_stacks": 2,
