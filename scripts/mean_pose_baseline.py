@@ -15,6 +15,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -53,7 +54,6 @@ def main(argv=None) -> dict:
             for j, (x, y) in enumerate(np.clip(np.round(mean), 0, args.output - 1).astype(int)):
                 hm[0, j, y, x] = 1
             s = val.make_sample(r, 0)
-            import torch
             coords, _ = decode_2d(torch.from_numpy(hm), s["meta"]["center"][None],
                                   s["meta"]["scale"][None])
             preds.append(coords[0])

@@ -215,7 +215,7 @@ class PoseDataset(Dataset):
         # 3D samples supervise only joints inside the grid; 2D samples draw every labelled joint
         # whose Gaussian window touches the grid (as the original).
         draw = vis if self.is_3d else vis_img
-        pts_crop[~(vis if self.is_3d else vis_img)] = 0
+        pts_crop[~draw] = 0
         target = draw_gaussian_targets(pts_crop, draw, cfg.output_h, cfg.output_w, cfg.hm_sigma)
         reg_ind = depth_index(np.where(vis[:, None], pts_crop, 0), cfg.output_w, self.num_joints)
 
@@ -256,13 +256,6 @@ class PoseDataset(Dataset):
             "reg_mask": reg_mask,
             "meta": meta,
         }
-
-    # -- evaluation helpers -------------------------------------------------------------------
-    def crop_to_image(self, pts_hm: np.ndarray, center: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Map (K, 2) output-grid coordinates of an unaugmented sample back to image pixels."""
-        inv = get_affine_transform(center, scale, 0, (self.cfg.output_w, self.cfg.output_h),
-                                   inv=True)
-        return np.asarray(pts_hm, dtype=np.float64) @ inv[:, :2].T + inv[:, 2]
 
 
 def _h(mat: np.ndarray) -> np.ndarray:

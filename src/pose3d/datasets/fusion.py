@@ -14,7 +14,7 @@ annotation list. Here the 3D subset of epoch ``e`` is a pure function of ``(seed
 uses the same subset, a new one each epoch, and over the epochs every 3D sample is drawn. The
 epoch comes from ``set_epoch(e)`` (propagated to both datasets) or from ``(index, epoch)`` items.
 
-Other attributes (``records``, ``idxs``, ``crop_to_image``...) are those of the 3D dataset, as the
+Other attributes (``records``, ``idxs``...) are those of the 3D dataset, as the
 original takes its metadata from it.
 """
 import logging

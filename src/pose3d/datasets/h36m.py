@@ -66,6 +66,19 @@ def action_from_path(path: str) -> str:
 
 
 # -- readers shared by the 3D loaders ------------------------------------------------------------
+def load_record_list(path: Path, data_dir: Path, fix: str) -> list:
+    """Unpickle an annotation file from ``data_dir`` that must hold a list of record dicts.
+
+    Raises:
+        DataFormatError: missing, outside ``data_dir``, damaged, or not a list.
+    """
+    db = load_pickle(path, data_dir, fix)
+    if not isinstance(db, list):
+        raise DataFormatError(path, f"holds a {type(db).__name__}, expected a list of dicts",
+                              "the file does not have the documented layout")
+    return db
+
+
 def read_array(rec: dict, key: str, shape: tuple, path: Path, where: str) -> np.ndarray:
     """``rec[key]`` as a finite float64 array of ``shape`` (``None`` entries match any size).
 
@@ -181,11 +194,9 @@ class H36M(PoseDataset):
 
     def _load_records(self) -> list[dict]:
         path = cache_path(self.data_dir, self.split)
-        db = load_pickle(path, self.data_dir, "put the integral-human-pose msra_cache pickle there (see "
-                               "new_readme.md) or write the synthetic tree")
-        if not isinstance(db, list):
-            raise DataFormatError(path, f"holds a {type(db).__name__}, expected a list of dicts",
-                                  "the file does not have the documented layout")
+        db = load_record_list(path, self.data_dir,
+                              "put the integral-human-pose msra_cache pickle there (see "
+                              "new_readme.md) or write the synthetic tree")
         records = []
         for i, entry in enumerate(db):
             where = f"record {i}"

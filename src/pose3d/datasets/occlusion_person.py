@@ -24,9 +24,7 @@ from pose3d.skeleton import MPII16, MPII_TO_H36M, ROOT_MPII, UNREALCV15
 from pose3d.utils.errors import DataFormatError
 
 from .base import PoseDataset
-from pose3d.utils.io import load_pickle
-
-from .h36m import procrustes_scale, read_array, require_scales
+from .h36m import load_record_list, procrustes_scale, read_array, require_scales
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +67,9 @@ class OcclusionPerson(PoseDataset):
 
     def _load_records(self) -> list[dict]:
         path = annotation_path(self.data_dir, self.split)
-        db = load_pickle(path, self.data_dir, "put unrealcv_{train,validation}.pkl of Occlusion-Person there "
-                               "(flat, not under annot/) or write the synthetic tree")
-        if not isinstance(db, list):
-            raise DataFormatError(path, f"holds a {type(db).__name__}, expected a list of dicts",
-                                  "the file does not have the documented layout")
+        db = load_record_list(path, self.data_dir,
+                              "put unrealcv_{train,validation}.pkl of Occlusion-Person there "
+                              "(flat, not under annot/) or write the synthetic tree")
         n_src = len(UNREALCV15)
         images, groups = [], []
         j2d = np.empty((len(db), n_src, 2))

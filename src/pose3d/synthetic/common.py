@@ -2,16 +2,20 @@
 
 * :func:`run_samples`: one picklable per-sample function over many indices with joblib; each
   sample renders, writes its own JPEG and returns only its (small) annotation, so memory stays
-  flat and the output does not depend on the number of workers.
+  flat and the output (pickles included, see :func:`canonical`) does not depend on the number of
+  workers.
 * :func:`render`: :func:`~pose3d.synthetic.render.render_person` plus face landmarks (nose, eyes,
   ears) for the formats that label them.
 * :func:`points`: the rendered 2D points, visibility and in-image flags for any list of joint
   names (SYNTH18 names, their aliases in ``skeleton.SYNTH18_ALIASES``, face landmarks).
-* :func:`write_jpeg`, :func:`write_json`, :func:`save_mat`: byte-reproducible file writers.
+* :func:`write_jpeg`, :func:`write_json`, :func:`save_mat`, :func:`dump_pickle`: byte-reproducible
+  file writers.
 """
 import io
 import json
 import os
+import pickle
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -37,13 +41,45 @@ FACE_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
 
 
 def run_samples(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> list:
-    """``[fn(*job) for job in jobs]`` in order, in ``workers`` processes when > 1."""
+    """``[fn(*job) for job in jobs]`` in order, in ``workers`` processes when > 1.
+
+    Results are passed through :func:`canonical`, so a pickle of them has the same bytes whether
+    they were computed here or came back from a worker process.
+    """
     if workers <= 1 or len(jobs) < 2:
-        return [fn(*job) for job in jobs]
+        return [canonical(fn(*job)) for job in jobs]
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=workers, backend="loky", batch_size="auto")(
+    results = Parallel(n_jobs=workers, backend="loky", batch_size="auto")(
         delayed(fn)(*job) for job in jobs)
+    return [canonical(r) for r in results]
+
+
+def canonical(obj: Any) -> Any:
+    """Copy of ``obj`` whose object identities do not depend on where it was built.
+
+    Pickle stores a second reference to the same object as a back-reference, so the bytes depend
+    on which strings and dtypes are shared objects. Strings are interned and arrays rebuilt with
+    numpy's canonical dtype instances (arrays sent between processes carry private copies).
+    """
+    if isinstance(obj, dict):
+        return {canonical(k): canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(canonical(v) for v in obj)
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, np.ndarray):
+        out = np.empty(obj.shape, dtype=np.dtype(obj.dtype.str))
+        out[...] = obj
+        return out
+    return obj
+
+
+def dump_pickle(path: str | os.PathLike, obj: Any) -> None:
+    """Pickle ``obj`` (protocol 4, as the real annotation files) to ``path``, creating folders."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=4)
 
 
 def write_jpeg(path: str | os.PathLike, image: np.ndarray, quality: int = JPEG_QUALITY) -> None:

@@ -25,17 +25,14 @@ s_09_act_02_subact_01_ca_01_000001.jpg``), which the loader turns into the per-a
 Samples cycle through the 15 actions, then the subjects, sub-actions and 4 cameras.
 """
 import logging
-import pickle
-import sys
 from pathlib import Path
-from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from pose3d.skeleton import H36M17
 from pose3d.synthetic import body
-from pose3d.synthetic.common import write_jpeg
+from pose3d.synthetic.common import dump_pickle, run_samples, write_jpeg
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -93,40 +90,6 @@ def similarity_fit(target: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, 
 
 
 # -- helpers shared by the 3D writers ------------------------------------------------------------
-def run_jobs(fn: Callable[..., Any], jobs: list[tuple], workers: int) -> list:
-    """``[fn(*job) for job in jobs]``, in order, optionally in ``workers`` processes.
-
-    Results are passed through :func:`canonical`, so a pickle of them has the same bytes whether
-    they were computed here or came back from a worker process.
-    """
-    if workers <= 1 or len(jobs) < 2:
-        return [canonical(fn(*job)) for job in jobs]
-    from joblib import Parallel, delayed
-
-    results = Parallel(n_jobs=workers, backend="loky")(delayed(fn)(*job) for job in jobs)
-    return [canonical(r) for r in results]
-
-
-def canonical(obj: Any) -> Any:
-    """Copy of ``obj`` whose object identities do not depend on where it was built.
-
-    Pickle stores a second reference to the same object as a back-reference, so the bytes depend
-    on which strings and dtypes are shared objects. Strings are interned and arrays rebuilt with
-    numpy's canonical dtype instances (arrays sent between processes carry private copies).
-    """
-    if isinstance(obj, dict):
-        return {canonical(k): canonical(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(canonical(v) for v in obj)
-    if isinstance(obj, str):
-        return sys.intern(obj)
-    if isinstance(obj, np.ndarray):
-        out = np.empty(obj.shape, dtype=np.dtype(obj.dtype.str))
-        out[...] = obj
-        return out
-    return obj
-
-
 def joint_box(uv: np.ndarray, aspect: float, enlarge: float) -> tuple[float, float, float, float]:
     """Tight box of ``uv`` widened to ``aspect`` (w / h) and scaled: (cx, cy, w, h) floats."""
     lo, hi = uv.min(axis=0), uv.max(axis=0)
@@ -220,9 +183,7 @@ def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     """Write ``num`` samples per split (Train, Val) under ``out_dir/h36m``."""
     out_dir = Path(out_dir)
     for split in SPLIT_DIRS:
-        entries = run_jobs(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
+        entries = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
         path = cache_path(out_dir, split)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            pickle.dump(entries, f, protocol=4)
+        dump_pickle(path, entries)
         logger.info("h36m %s: %d samples -> %s", split, num, path)

@@ -35,8 +35,7 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, ROOT_MPII, SYNTH18
 from pose3d.synthetic.camera import project
-from pose3d.synthetic.common import write_jpeg
-from pose3d.synthetic.h36m import run_jobs
+from pose3d.synthetic.common import run_samples, write_jpeg
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -138,7 +137,7 @@ def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     out_dir = Path(out_dir)
     keys = ("vid_name", "frame_id", "img_name", "joints2D", "joints3D", "joints3D_image", "bbox")
     for split in ("train", "val"):
-        rows = run_jobs(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
+        rows = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
         if split == "val":
             for row in rows:
                 row["valid_i"] = np.ones(1)

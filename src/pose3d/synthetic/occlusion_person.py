@@ -23,7 +23,6 @@ set, the 8 images of a frame show the same person in the same pose from 8 camera
 (the set's point).
 """
 import logging
-import pickle
 from pathlib import Path
 
 import cv2
@@ -32,8 +31,7 @@ import numpy as np
 from pose3d.skeleton import SYNTH18, UNREALCV15
 from pose3d.synthetic import body
 from pose3d.synthetic.camera import sample_camera
-from pose3d.synthetic.common import write_jpeg
-from pose3d.synthetic.h36m import run_jobs
+from pose3d.synthetic.common import dump_pickle, run_samples, write_jpeg
 from pose3d.synthetic.render import render_person, sample_look, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -155,9 +153,7 @@ def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     """Write ``num`` images per split under ``out_dir/occlusion_person``."""
     out_dir = Path(out_dir)
     for split in SPLIT_FILES:
-        recs = run_jobs(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
+        recs = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
         path = annotation_path(out_dir, split)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            pickle.dump(recs, f, protocol=4)
+        dump_pickle(path, recs)
         logger.info("occlusion_person %s: %d images -> %s", split, num, path)

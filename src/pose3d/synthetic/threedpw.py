@@ -32,8 +32,7 @@ import cv2
 import numpy as np
 
 from pose3d.skeleton import ROOT_MPII
-from pose3d.synthetic.common import write_jpeg
-from pose3d.synthetic.h36m import run_jobs
+from pose3d.synthetic.common import run_samples, write_jpeg
 from pose3d.synthetic.mpii3d import db_path, dump_db, mpii16_from_body
 from pose3d.synthetic.render import render_person, sample_rng
 
@@ -100,7 +99,7 @@ def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     keys = ("vid_name", "frame_id", "img_name", "joints3D", "joints3D_image", "joints2D",
             "shape", "pose", "bbox", "valid")
     for split in ("train", "val"):
-        rows = run_jobs(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
+        rows = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
         path = db_path(out_dir, "3dpw", split)
         dump_db(rows, path, keys)
         logger.info("3dpw %s: %d frames -> %s", split, num, path)

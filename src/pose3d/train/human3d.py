@@ -25,8 +25,8 @@ class Trainer3D(Trainer2D):
         acc, _ = heatmap_accuracy(out["hm"], batch["target"], ACC_IDXS)
         metrics = {"acc": (acc, 1)}
         if "depth" in out:
-            res = h36m_protocol(decode_3d(out["hm"].detach().float(), out["depth"].detach().float()),
-                                to_numpy(batch["meta"]["gt_3d"]))
+            pred = decode_3d(out["hm"].detach().float(), out["depth"].detach().float())
+            res = h36m_protocol(pred, to_numpy(batch["meta"]["gt_3d"]))
             if res.valid.any():
                 metrics["mpjpe"] = (float(np.nanmean(res.errors)), int(res.valid.sum()))
         return metrics
