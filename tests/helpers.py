@@ -1,6 +1,10 @@
 """Small helpers shared by several test modules."""
 import torch
 
+#: The environment torchrun sets; tests run as one process unless they set it themselves.
+DIST_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
+             "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
+
 
 def randomise_bn(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Non-trivial BN statistics, so eval-mode BN is not the identity."""

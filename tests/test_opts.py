@@ -12,13 +12,6 @@ from pose3d.paths import EXP_DIR, REPO_ROOT, SRC_DIR
 from pose3d.utils.logger import Logger
 
 
-@pytest.fixture(autouse=True)
-def _single_process(monkeypatch):
-    # The multi-GPU check depends on the torchrun environment.
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def _parse(cmd: str):
     return parse(cmd.split())
 

@@ -38,6 +38,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from helpers import DIST_VARS
 from pose3d.opts import build_parser
 from pose3d.train.sampler import EpochSampler
 
@@ -47,8 +48,6 @@ REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "src" / "main.py"
 NUM = 8  # samples per split: 2 steps per epoch with a global batch of 4
 TIMEOUT = 300
-DIST_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "ROLE_RANK",
-             "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 
 # Runs src/main.py under torchrun. On ranks > 0 an audit hook reports (and refuses) every write
 # inside WATCH_DIR: files opened for writing, folders made, renames, copies, deletions. With
@@ -166,12 +165,6 @@ def _epoch_losses(save_dir: Path) -> dict[int, float]:
 
 def _state(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(autouse=True)
-def _single_process(monkeypatch):
-    for name in DIST_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")

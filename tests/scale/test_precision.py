@@ -24,11 +24,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import DIST_VARS
+
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
-DIST_VARS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
 def _args(data: Path, exp_dir: Path, exp_id: str, *extra: str) -> list[str]:
@@ -60,12 +61,6 @@ def _ckpt(save_dir: Path) -> dict:
 
 def _all_finite(state: dict) -> bool:
     return all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point())
-
-
-@pytest.fixture(autouse=True)
-def _single_process(monkeypatch):
-    for name in DIST_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")

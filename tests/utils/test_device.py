@@ -21,12 +21,6 @@ def no_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
-@pytest.fixture(autouse=True)
-def _single_process(monkeypatch):
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_cpu_choices(no_cuda):
     assert dev.resolve_device("cpu", [0]) == torch.device("cpu")
     assert dev.resolve_device("auto", [-1]) == torch.device("cpu")
