@@ -13,6 +13,7 @@
 """
 import io
 import json
+import logging
 import os
 import pickle
 import sys
@@ -26,6 +27,8 @@ import scipy.io
 from pose3d.skeleton import SYNTH18, SYNTH18_ALIASES
 from pose3d.synthetic import body as B
 from pose3d.synthetic.render import PID, render_person, sample_rng
+
+logger = logging.getLogger(__name__)
 
 JPEG_QUALITY = 92
 
@@ -53,6 +56,19 @@ def run_samples(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> 
     results = Parallel(n_jobs=workers, backend="loky", batch_size="auto")(
         delayed(fn)(*job) for job in jobs)
     return [canonical(r) for r in results]
+
+
+def write_pickled_splits(sample: Callable[..., Any], splits: Sequence[str],
+                         path_of: Callable[[Path, str], Path], out_dir: str | os.PathLike,
+                         num: int, seed: int, workers: int) -> None:
+    """Per split: ``sample(out_dir, split, i, seed)`` for ``i < num``, the list pickled at
+    ``path_of(out_dir, split)`` (the datasets whose annotations are one pickled list)."""
+    out_dir = Path(out_dir)
+    for split in splits:
+        records = run_samples(sample, [(out_dir, split, i, seed) for i in range(num)], workers)
+        path = path_of(out_dir, split)
+        dump_pickle(path, records)
+        logger.info("%s: %d samples -> %s", split, num, path)
 
 
 def canonical(obj: Any) -> Any:

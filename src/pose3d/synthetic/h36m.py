@@ -24,7 +24,6 @@ absolute path the raw Human3.6M frame would have (``/data/h36m/images/s_09_act_0
 s_09_act_02_subact_01_ca_01_000001.jpg``), which the loader turns into the per-action group.
 Samples cycle through the 15 actions, then the subjects, sub-actions and 4 cameras.
 """
-import logging
 from pathlib import Path
 
 import cv2
@@ -32,10 +31,8 @@ import numpy as np
 
 from pose3d.skeleton import H36M17
 from pose3d.synthetic import body
-from pose3d.synthetic.common import dump_pickle, run_samples, write_jpeg
+from pose3d.synthetic.common import write_jpeg, write_pickled_splits
 from pose3d.synthetic.render import render_person, sample_rng
-
-logger = logging.getLogger(__name__)
 
 IMAGE_SIZE = (1000, 1000)  # (width, height) of a Human3.6M frame
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
@@ -181,9 +178,4 @@ def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
 
 def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     """Write ``num`` samples per split (Train, Val) under ``out_dir/h36m``."""
-    out_dir = Path(out_dir)
-    for split in SPLIT_DIRS:
-        entries = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
-        path = cache_path(out_dir, split)
-        dump_pickle(path, entries)
-        logger.info("h36m %s: %d samples -> %s", split, num, path)
+    write_pickled_splits(_sample, tuple(SPLIT_DIRS), cache_path, out_dir, num, seed, workers)

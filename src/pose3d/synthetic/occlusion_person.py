@@ -22,7 +22,6 @@ set, the 8 images of a frame show the same person in the same pose from 8 camera
 (``joints_gt`` is shared); a video is ``FRAMES_PER_VIDEO`` frames. Occluder objects are frequent
 (the set's point).
 """
-import logging
 from pathlib import Path
 
 import cv2
@@ -31,10 +30,8 @@ import numpy as np
 from pose3d.skeleton import SYNTH18, UNREALCV15
 from pose3d.synthetic import body
 from pose3d.synthetic.camera import sample_camera
-from pose3d.synthetic.common import dump_pickle, run_samples, write_jpeg
+from pose3d.synthetic.common import write_jpeg, write_pickled_splits
 from pose3d.synthetic.render import render_person, sample_look, sample_rng
-
-logger = logging.getLogger(__name__)
 
 IMAGE_SIZE = (1000, 1000)  # (width, height); the real size is not documented
 NUM_CAMERAS = 8
@@ -151,9 +148,4 @@ def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
 
 def write(out_dir: Path, num: int, seed: int, workers: int) -> None:
     """Write ``num`` images per split under ``out_dir/occlusion_person``."""
-    out_dir = Path(out_dir)
-    for split in SPLIT_FILES:
-        recs = run_samples(_sample, [(out_dir, split, i, seed) for i in range(num)], workers)
-        path = annotation_path(out_dir, split)
-        dump_pickle(path, recs)
-        logger.info("occlusion_person %s: %d images -> %s", split, num, path)
+    write_pickled_splits(_sample, tuple(SPLIT_FILES), annotation_path, out_dir, num, seed, workers)

@@ -415,7 +415,6 @@ def _draw_person(cv: _Canvas, joints_c: np.ndarray, frames_c: dict, pivot_c: np.
                    flat(skin))
 
         hp, kn, an = x[J[f"{s}_hip"]], x[J[f"{s}_knee"]], x[J[f"{s}_ankle"]]
-        lt, ls = bones["thigh"], bones["shank"]
         if look["shorts"]:
             tcol = lambda t: np.where((t < 0.55)[:, None], pants, skin)  # noqa: E731
         else:
