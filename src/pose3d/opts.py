@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channels_last", action="store_true",
                    help="use the channels_last memory format")
     g.add_argument("--compile", action="store_true", help="compile the model with torch.compile")
+    g.add_argument("--no_pretrained", action="store_true",
+                   help="start a new PoseResNet from random initialisation; never load or "
+                        "download the ImageNet weights")
     g.add_argument("--max_bad_steps", type=int, default=10,
                    help="stop after this many consecutive steps with a non-finite loss")
     g.add_argument("--backend", default="pytorch", choices=("pytorch", "onnxruntime"),

@@ -166,7 +166,8 @@ def _run(opt, device, rank: int, world: int, is_main: bool, logger) -> dict:
         log.warning("--resume: %s does not exist yet; starting from epoch 1", opt.load_model)
         opt.load_model = ""
     family, _ = parse_arch(opt.arch)
-    model = build_model(opt, pretrained=training and not opt.load_model and family == "msra")
+    model = build_model(opt, pretrained=(training and not opt.load_model and not opt.no_pretrained
+                                            and family == "msra"))
     optimizer = build_optimizer(opt, model)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.lr_step, gamma=0.1)
     scaler = dev.build_scaler(device, opt.amp, opt.apex)
