@@ -4,7 +4,9 @@ Usage:
     python scripts/make_synthetic_data.py --out data/synthetic [--datasets all|NAME ...]
         [--num N] [--seed S] [--workers W] [--preview_out PATH]
 
-``--datasets all`` (the default) runs every registered writer, ``preview`` included. Each
+``--datasets all`` (the default) runs every registered writer, ``preview`` included, except the
+miniatures of the official raw releases (``h36m_raw mpi_inf_3dhp_raw 3dpw_raw``, the input of
+``scripts/prepare_data.py``), which are written only when named. Each
 writer lays out its dataset's real folder tree under ``--out`` (``mpii/``, ``lsp/`` ...).
 The ``preview`` sheet is written to ``<repo>/images/synthetic_preview.jpg`` regardless of
 ``--out``; ``--preview_out PATH`` puts it elsewhere. The same seed gives the same bytes for
@@ -19,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from pose3d.synthetic import WRITERS  # noqa: E402
+from pose3d.synthetic import RAW_WRITERS, WRITERS  # noqa: E402
 from pose3d.utils.errors import UserError  # noqa: E402
 
 KNOWN = ("mpii", "lsp", "lspet", "flic_full", "coco", "h36m", "occlusion_person", "mpii3d", "3dpw",
-         "preview")
+         "preview") + RAW_WRITERS
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +45,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def select(names: list[str]) -> list[str]:
     """Expand 'all' and check every name against the registered writers."""
     if "all" in names:
-        return list(WRITERS)
+        return [n for n in WRITERS if n not in RAW_WRITERS]
     chosen = []
     for n in names:
         if n not in WRITERS:

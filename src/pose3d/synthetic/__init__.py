@@ -29,4 +29,11 @@ WRITERS: dict[str, Callable] = {
     "mpii3d": _writer("mpii3d"),
     "3dpw": _writer("threedpw"),
     "preview": _writer("preview"),
+    # Miniatures of the official releases, for scripts/prepare_data.py (not part of "all").
+    "h36m_raw": _writer("h36m_raw"),
+    "mpi_inf_3dhp_raw": _writer("mpi_inf_3dhp_raw"),
+    "3dpw_raw": _writer("threedpw_raw"),
 }
+
+#: Writers of official raw releases: written only when named.
+RAW_WRITERS = ("h36m_raw", "mpi_inf_3dhp_raw", "3dpw_raw")

@@ -1,0 +1,10 @@
+"""Placeholder: the mpi_inf_3dhp converter is written next (same interface as its siblings)."""
+from pose3d.utils.errors import UserError
+
+
+def add_arguments(parser) -> None:
+    """The dataset's own flags."""
+
+
+def prepare(args):
+    raise UserError("prepare_data.py mpi_inf_3dhp: this converter is not available in this version")
