@@ -155,8 +155,9 @@ def _raw_train(raw: Path, img_name: str) -> tuple[np.ndarray, np.ndarray, np.nda
     cap = cv2.VideoCapture(str(raw / s / q / "imageSequence" / f"video_{cam}.avi"))
     for _ in range(frame + 1):
         ok, image = cap.read()
-    return (mat["annot2"][cam, 0][frame].reshape(28, 2), mat["annot3"][cam, 0][frame].reshape(28, 3),
-            image)
+    assert ok
+    a2, a3 = mat["annot2"][cam, 0][frame], mat["annot3"][cam, 0][frame]
+    return a2.reshape(28, 2), a3.reshape(28, 3), image
 
 
 def _raw_test(raw: Path, img_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

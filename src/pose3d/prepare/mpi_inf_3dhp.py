@@ -64,6 +64,7 @@ DEFAULT_CAMERAS = "0,1,2,4,5,6,7,8"
 BOX_MARGIN = 1.1
 FORMAT_VERSION = 1
 _FIX_DOWNLOAD = "download and extract it again"
+_FIX_TEST = "extract mpi_inf_3dhp_test_set.zip again"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -160,8 +161,7 @@ def _test_jobs(src: Path, stride: int, out: _Output, summary: Summary) -> list[t
                        "extract mpi_inf_3dhp_test_set.zip into --src, or pass --splits train")
     found = [t for t in TEST_SEQUENCES if (root / f"TS{t}").is_dir()]
     if not found:
-        raise DataFormatError(root, "has no TS<t> folder", "extract mpi_inf_3dhp_test_set.zip "
-                              "again")
+        raise DataFormatError(root, "has no TS<t> folder", _FIX_TEST)
     absent = [f"TS{t}" for t in TEST_SEQUENCES if t not in found]
     if absent:
         summary.notes.append(f"test sequences not in --src: {', '.join(absent)}")
@@ -226,15 +226,15 @@ def _load_annot(path: Path) -> dict[str, list[np.ndarray]]:
 
     if not path.is_file():
         raise DataFormatError(path, "annotation file is missing", _FIX_DOWNLOAD)
-    try:
-        mat = scipy.io.loadmat(str(path))
+    try:   # only the two variables used: univ_annot3 would add a third of the memory
+        found = sorted(v[0] for v in scipy.io.whosmat(str(path)))
+        mat = scipy.io.loadmat(str(path), variable_names=("annot2", "annot3"))
     except Exception as exc:  # scipy raises several types for damaged files
         raise DataFormatError(path, f"cannot be read as a MATLAB file ({type(exc).__name__}: "
                               f"{exc})", _FIX_DOWNLOAD) from exc
     cells = {}
     for key, width in (("annot2", 56), ("annot3", 84)):
         if key not in mat:
-            found = sorted(k for k in mat if not k.startswith("__"))
             raise DataFormatError(path, f"has no variable {key!r} (found {found})", _FIX_DOWNLOAD)
         cell = [np.asarray(c, dtype=np.float64) for c in np.asarray(mat[key]).ravel()]
         for c, arr in enumerate(cell):
@@ -312,33 +312,33 @@ def _h5_frames_first(path: Path, f, key: str, tail: tuple[int, ...]) -> np.ndarr
     reversed, (*tail[::-1], N)."""
     if key not in f:
         raise DataFormatError(path, f"has no variable {key!r} (found {sorted(f.keys())})",
-                              _FIX_DOWNLOAD)
+                              _FIX_TEST)
     arr = np.asarray(f[key], dtype=np.float64)
     if arr.ndim == len(tail) + 1 and arr.shape[1:] == tail:
         return arr
     if arr.ndim == len(tail) + 1 and arr.shape[:-1] == tail[::-1]:
         return arr.T
     raise DataFormatError(path, f"{key} has shape {arr.shape}, expected (frames, "
-                          f"{', '.join(map(str, tail))}) or its reverse", _FIX_DOWNLOAD)
+                          f"{', '.join(map(str, tail))}) or its reverse", _FIX_TEST)
 
 
 def _load_test_annot(path: Path) -> dict[str, np.ndarray]:
     import h5py
 
     if not path.is_file():
-        raise DataFormatError(path, "annotation file is missing", _FIX_DOWNLOAD)
+        raise DataFormatError(path, "annotation file is missing", _FIX_TEST)
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise DataFormatError(path, f"is not a readable MATLAB 7.3 (HDF5) file ({exc})",
-                              _FIX_DOWNLOAD) from exc
+                              _FIX_TEST) from exc
     with f:
         a2 = _h5_frames_first(path, f, "annot2", (1, 17, 2))[:, 0]
         a3 = _h5_frames_first(path, f, "annot3", (1, 17, 3))[:, 0]
         valid = _h5_frames_first(path, f, "valid_frame", (1,))
     if not len(a2) == len(a3) == len(valid):
         raise DataFormatError(path, f"annot2, annot3 and valid_frame have {len(a2)}, {len(a3)} "
-                              f"and {len(valid)} frames", _FIX_DOWNLOAD)
+                              f"and {len(valid)} frames", _FIX_TEST)
     return {"annot2": a2[:, TEST_TO_MPII], "annot3": a3[:, TEST_TO_MPII], "valid": valid}
 
 
@@ -349,7 +349,7 @@ def _test_sequence(folder: Path, t: int, stride: int, out: _Output, settings: st
     count = sum(1 for p in images.glob("img_*.jpg")) if images.is_dir() else 0
     if count != n:
         raise DataFormatError(images, f"holds {count} img_*.jpg frames but annot_data.mat "
-                              f"annotates {n}", "extract mpi_inf_3dhp_test_set.zip again")
+                              f"annotates {n}", _FIX_TEST)
     rel = f"mpi_inf_3dhp_test_set/TS{t}/imageSequence"
     rows = _frame_rows(_image_frames(images, n, stride, annot["annot2"]), annot["annot2"],
                        annot["annot3"], out, rel, "img_{:06d}", f"subj{t}")
@@ -364,8 +364,7 @@ def _image_frames(images: Path, count: int, stride: int, j2: np.ndarray):
         path = images / f"img_{i + 1:06d}.jpg"
         img = cv2.imread(str(path))
         if img is None:
-            raise DataFormatError(path, "is missing or not a readable JPEG",
-                                  "extract mpi_inf_3dhp_test_set.zip again")
+            raise DataFormatError(path, "is missing or not a readable JPEG", _FIX_TEST)
         yield i, (img if _inside(j2[i:i + 1], img.shape[1::-1])[0] else None)
 
 

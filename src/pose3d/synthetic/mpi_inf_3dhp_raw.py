@@ -13,8 +13,9 @@ Writes under ``<out_dir>/mpi_inf_3dhp_raw/``::
 release's ``get_dataset.sh``, whose config picks subjects and cameras, only some sequences and
 cameras have videos (``SEQUENCES``, ``VIDEO_CAMERAS``), while every ``annot.mat`` annotates all 14
 cameras. Each frame is one body pose seen by static cameras on a ring around the person; the
-background is plain grey so that real-size frames stay quick to write (``size_div`` > 1 shrinks
-them for fast tests, focal lengths with them).
+background is plain grey so that real-size frames stay quick to write (``background="clutter"``:
+the engine's textured scene, for timing data loading on frames that code like real ones;
+``size_div`` > 1 shrinks frames for fast tests, focal lengths with them).
 
 Joints: cell c of ``annot3`` is (F, 84), 28 joints x (x, y, z) mm in camera c's frame, ``annot2``
 their pinhole projections (F, 56) in 0-based pixels, ``univ_annot3`` the same pose rescaled about
@@ -99,11 +100,11 @@ def calibration_text(cameras: list[dict], size: tuple[int, int]) -> str:
 
 
 def _frame(seed: int, key: str, i: int, subject: body.Subject, cam: dict,
-           size: tuple[int, int], draw: bool) -> dict:
+           size: tuple[int, int], draw: bool, background: str) -> dict:
     # One generator per frame, shared by all cameras: every view gets the same pose.
     return render_person(sample_rng(seed, key, i), size[0], size[1], subject=subject, camera=cam,
-                         background="plain", post=False, occluder_prob=0.0, truncation_prob=0.0,
-                         draw_person=draw)
+                         background=background, post=background != "plain", occluder_prob=0.0,
+                         truncation_prob=0.0, draw_person=draw)
 
 
 def _universal(joints: np.ndarray, root: int) -> np.ndarray:
@@ -118,7 +119,7 @@ def _cameras(seed: int, key: str, count: int, size: tuple[int, int]) -> list[dic
 
 
 def write_train_sequence(raw: Path, subject: int, seq: int, num: int, seed: int,
-                         size_div: int) -> None:
+                         size_div: int, background: str) -> None:
     """``S<subject>/Seq<seq>``: annot.mat, camera.calibration and the chosen cameras' videos."""
     cv2.setNumThreads(1)
     size = (TRAIN_SIZE[0] // size_div, TRAIN_SIZE[1] // size_div)
@@ -137,11 +138,12 @@ def write_train_sequence(raw: Path, subject: int, seq: int, num: int, seed: int,
     for i in range(num):
         world = None
         for c in VIDEO_CAMERAS:
-            r = _frame(seed, key, i, person, cams[c], size, True)
+            r = _frame(seed, key, i, person, cams[c], size, True, background)
             writers[c].write(r["image"])
             world = r["joints_3d_world"]
         if world is None:
-            world = _frame(seed, key, i, person, cams[0], size, False)["joints_3d_world"]
+            world = _frame(seed, key, i, person, cams[0], size, False,
+                           background)["joints_3d_world"]
         for c, cam in enumerate(cams):
             j3 = release_joints(world_to_cam(world, cam), JOINTS28)
             a3[c, i], a2[c, i] = j3.ravel(), project(j3, cam).ravel()
@@ -183,7 +185,8 @@ def save_mat73(path: Path, variables: dict[str, np.ndarray]) -> None:
     path.write_bytes(bytes(data))
 
 
-def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int) -> None:
+def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int,
+                        background: str) -> None:
     """``mpi_inf_3dhp_test_set/TS<ts>``: annot_data.mat and the JPEG frames."""
     cv2.setNumThreads(1)
     size = (TEST_SIZES[ts][0] // size_div, TEST_SIZES[ts][1] // size_div)
@@ -194,7 +197,7 @@ def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int) 
     pelvis = JOINTS17.index("pelvis")
     a2, a3, u3 = np.zeros((num, 1, 17, 2)), np.zeros((num, 1, 17, 3)), np.zeros((num, 1, 17, 3))
     for i in range(num):
-        r = _frame(seed, key, i, person, cam, size, True)
+        r = _frame(seed, key, i, person, cam, size, True, background)
         write_jpeg(folder / "imageSequence" / f"img_{i + 1:06d}.jpg", r["image"])
         j3 = release_joints(r["joints_3d_cam"], JOINTS17)
         a3[i, 0], a2[i, 0], u3[i, 0] = j3, project(j3, cam), _universal(j3, pelvis)
@@ -207,17 +210,19 @@ def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int) 
         "bb_crop": np.concatenate([lo, hi], axis=1)})
 
 
-def write(out_dir: str | Path, num: int, seed: int, workers: int, size_div: int = 1) -> None:
+def write(out_dir: str | Path, num: int, seed: int, workers: int, size_div: int = 1,
+          background: str = "plain") -> None:
     """Write the miniature release under ``out_dir/mpi_inf_3dhp_raw`` (``num`` frames a video)."""
     raw = Path(out_dir) / ROOT
     jobs = [("train", s, q) for s, q in SEQUENCES] + [("test", t, 0) for t in TEST_SEQUENCES]
-    run_samples(_write_job, [(raw, kind, a, b, num, seed, size_div) for kind, a, b in jobs],
-                workers)
+    run_samples(_write_job, [(raw, kind, a, b, num, seed, size_div, background)
+                             for kind, a, b in jobs], workers)
     logger.info("mpi_inf_3dhp_raw: %d sequences x %d frames -> %s", len(jobs), num, raw)
 
 
-def _write_job(raw: Path, kind: str, a: int, b: int, num: int, seed: int, size_div: int) -> None:
+def _write_job(raw: Path, kind: str, a: int, b: int, num: int, seed: int, size_div: int,
+               background: str) -> None:
     if kind == "train":
-        write_train_sequence(raw, a, b, num, seed, size_div)
+        write_train_sequence(raw, a, b, num, seed, size_div, background)
     else:
-        write_test_sequence(raw, a, num, seed, size_div)
+        write_test_sequence(raw, a, num, seed, size_div, background)
