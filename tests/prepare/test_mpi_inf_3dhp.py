@@ -210,6 +210,33 @@ def test_full_frames_keep_whole_frames(small, tmp_path):
     assert img.shape[:2] == (1080 // 4, 1920 // 4)
 
 
+def test_frames_with_a_joint_outside_are_dropped_and_split_the_video(small, tmp_path):
+    raw = tmp_path / "mpi_inf_3dhp_raw"
+    shutil.copytree(small, raw)
+    mat = scipy.io.loadmat(str(raw / "S1/Seq1/annot.mat"))
+    a2 = mat["annot2"][0, 0].reshape(4, 28, 2)
+    a2[1, RELEASE28.index("left_wrist"), 0] = -40.0       # camera 0, frame 2 (1-based)
+    mat["annot2"][0, 0] = a2.reshape(4, 56)
+    scipy.io.savemat(str(raw / "S1/Seq1/annot.mat"), {k: mat[k] for k in ("annot2", "annot3")})
+    summary = prepare(raw, tmp_path / "data", "--stride_train", "1", "--splits", "train")
+    db = joblib.load(tmp_path / "data/vibe_db/mpii3d_train_db.pt")
+    rows = [(str(v), str(f)) for v, f in zip(db["vid_name"], db["frame_id"])
+            if str(v).startswith("subj1_seq1_vid0")]
+    assert rows == [("subj1_seq1_vid0_seg0", "000001"), ("subj1_seq1_vid0_seg1", "000003"),
+                    ("subj1_seq1_vid0_seg1", "000004")]
+    assert ("S1/Seq1/video_0", "1 frame(s) with a joint outside the frame") in summary.skipped
+    assert not (tmp_path / "data/vibe_db/mpii3d_val_db.pt").exists()
+
+
+def test_crop_at_a_frame_corner_falls_back_to_the_whole_frame():
+    from pose3d.prepare.common import CropPolicy
+    from pose3d.prepare.mpi_inf_3dhp import _window
+    policy = CropPolicy(rotate_factor=0.0, min_side=128)
+    assert _window(np.array([500.0, 500.0]), 400.0, (2048, 2048), policy)[:2] == (240, 240)
+    assert _window(np.array([100.0, 120.0]), 400.0, (2048, 2048), policy) == (0, 0, 2048, 2048)
+    assert _window(np.array([100.0, 900.0]), 400.0, (2048, 2048), policy)[0] == 0
+
+
 # -- (4) resumability ----------------------------------------------------------------------------
 def _snapshot(data: Path) -> dict:
     return {p.relative_to(data): (p.stat().st_mtime_ns, p.read_bytes())

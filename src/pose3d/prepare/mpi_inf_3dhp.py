@@ -265,7 +265,11 @@ def _train_sequence(folder: Path, s: int, q: int, cameras: list[int], stride: in
                                   f"frames, annot3 {len(j3)}", _FIX_DOWNLOAD)
         rel = f"S{s}/Seq{q}/video_{cam}"
         frames = _video_frames(video, len(j2), stride, j2)
-        rows += _frame_rows(frames, j2, j3, out, rel, "{:06d}", f"subj{s}_seq{q}_vid{cam}")
+        video_rows, dropped = _frame_rows(frames, j2, j3, out, rel, "{:06d}",
+                                          f"subj{s}_seq{q}_vid{cam}")
+        rows += video_rows
+        if dropped:
+            skipped.append((rel, f"{dropped} frame(s) with a joint outside the frame"))
     if missing:
         skipped.append((f"S{s}/Seq{q}", f"no video for camera(s) {','.join(missing)}"))
     return {"arrays": _stack(rows, val=False), "skipped": skipped}
@@ -351,11 +355,13 @@ def _test_sequence(folder: Path, t: int, stride: int, out: _Output, settings: st
         raise DataFormatError(images, f"holds {count} img_*.jpg frames but annot_data.mat "
                               f"annotates {n}", _FIX_TEST)
     rel = f"mpi_inf_3dhp_test_set/TS{t}/imageSequence"
-    rows = _frame_rows(_image_frames(images, n, stride, annot["annot2"]), annot["annot2"],
-                       annot["annot3"], out, rel, "img_{:06d}", f"subj{t}")
+    rows, dropped = _frame_rows(_image_frames(images, n, stride, annot["annot2"]),
+                                annot["annot2"], annot["annot3"], out, rel, "img_{:06d}",
+                                f"subj{t}")
     for row in rows:
         row["valid_i"] = annot["valid"][row.pop("index")]
-    return {"arrays": _stack(rows, val=True), "skipped": []}
+    skipped = [(f"TS{t}", f"{dropped} frame(s) with a joint outside the frame")] if dropped else []
+    return {"arrays": _stack(rows, val=True), "skipped": skipped}
 
 
 def _image_frames(images: Path, count: int, stride: int, j2: np.ndarray):
@@ -370,8 +376,9 @@ def _image_frames(images: Path, count: int, stride: int, j2: np.ndarray):
 
 # -- shared --------------------------------------------------------------------------------------
 def _frame_rows(frames, j2: np.ndarray, j3: np.ndarray, out: _Output, rel: str, stem: str,
-                vid: str) -> list[dict]:
-    """Crop and save each kept frame; one db row per frame (coordinates in the crop)."""
+                vid: str) -> tuple[list[dict], int]:
+    """Crop and save each kept frame: (one db row per frame in crop coordinates, frames
+    dropped)."""
     rows, segment = [], 0
     for i, frame in frames:
         if frame is None:       # dropped frame: the next kept one starts a new segment
@@ -381,7 +388,7 @@ def _frame_rows(frames, j2: np.ndarray, j3: np.ndarray, out: _Output, rel: str, 
         lo, hi = uv.min(axis=0), uv.max(axis=0)
         side = float(max(hi - lo)) * BOX_MARGIN
         center = (lo + hi) / 2.0
-        window = crop_window(center, side, (frame.shape[1], frame.shape[0]), out.policy)
+        window = _window(center, side, (frame.shape[1], frame.shape[0]), out.policy)
         name = stem.format(i + 1)
         offset = save_crop(frame, window, out.image_root / rel / f"{name}.jpg")
         uv_crop = uv - offset
@@ -392,7 +399,18 @@ def _frame_rows(frames, j2: np.ndarray, j3: np.ndarray, out: _Output, rel: str, 
             "joints3D": mm,
             "joints3D_image": np.concatenate([uv_crop, mm[:, 2:]], axis=1),
             "bbox": np.array([*(center - offset), side, side]), "crop_offset": offset})
-    return rows
+    return rows, segment
+
+
+def _window(center: np.ndarray, side: float, wh: tuple[int, int], policy) -> tuple[int, ...]:
+    """:func:`crop_window`, or the whole frame where the crop, clipped at a frame corner, is
+    smaller than the largest box the loader crops: the loader caps that box at the image's
+    longer side, so a smaller image would change the sample."""
+    window = crop_window(center, side, wh, policy)
+    longest = max(window[2] - window[0], window[3] - window[1])
+    if longest < min(side * (1.0 + policy.scale_factor), max(wh)):
+        return 0, 0, wh[0], wh[1]
+    return window
 
 
 def _stack(rows: list[dict], val: bool) -> dict[str, np.ndarray]:
