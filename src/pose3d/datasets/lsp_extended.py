@@ -1,4 +1,4 @@
-"""LSP + LSP-Extended (datasets.md §2, reference.md E.3): the fork's ``lsp_extended`` dataset.
+"""LSP + LSP-Extended (docs/datasets.md): the fork's ``lsp_extended`` dataset.
 
 Layout: ``lsp/joints.mat`` (``joints`` float64 (3, 14, N): x, y, flag with 1 = occluded) with
 ``lsp/images/im%04d.jpg`` and ``lsp_extended/joints.mat`` (``joints`` (14, 3, M): flag 1 =
@@ -118,7 +118,7 @@ class LSPExtended(PoseDataset):
     Visibility: LSP flag inverted (occluded joints count as unlabelled, as in LSPET, whose
     occluded joints carry no position); LSPET flag 1; non-finite coordinates are missing.
     Box: :func:`joint_box` over the annotated joints (LSP: all 14, occluded ones included;
-    LSPET: flag 1) instead of the fork's over-tight UniPose box (reference.md J.11); the image
+    LSPET: flag 1) instead of the fork's over-tight UniPose box; the image
     size is not needed (the base clips the side to the image), so no image is opened here.
     """
 

@@ -1,4 +1,4 @@
-"""PCKh on the MPII validation set with ``gt_valid.mat`` (datasets.md §1.4-1.5).
+"""PCKh on the MPII validation set with ``gt_valid.mat`` (docs/datasets.md, MPII Human Pose).
 
 Semantics of Xiao et al.'s evaluator: a visible (= labelled, ``1 - jnt_missing``) joint is correct
 when its distance to the ground truth is ``<= thr`` times the head size, head size being
@@ -61,7 +61,7 @@ def load_gt_valid(path: str | os.PathLike) -> dict[str, np.ndarray]:
     from scipy.io import loadmat
 
     path = Path(path)
-    fix = "use the gt_valid.mat of the MPII json annotations (datasets.md §1.4)"
+    fix = "use the gt_valid.mat of the MPII json annotations (docs/datasets.md, MPII Human Pose)"
     if not path.is_file():
         raise DataFormatError(path, "file not found", fix)
     try:
