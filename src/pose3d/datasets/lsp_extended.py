@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from pose3d.skeleton import LSP14, MPII16, MPII_MIDPOINTS, name_map
 from pose3d.utils.errors import DataFormatError
+from pose3d.utils.io import load_mat
 
 from .base import PoseDataset
 
@@ -33,14 +33,7 @@ def require_dir(path: Path, what: str) -> None:
 def load_mat_variable(path: Path, var: str) -> np.ndarray:
     """One variable of a MATLAB 5 file; a missing or unreadable file or variable raises
     DataFormatError."""
-    if not path.is_file():
-        raise DataFormatError(path, "annotation file is missing",
-                              "put the file there or point --data_dir at the data root")
-    try:
-        data = scipy.io.loadmat(str(path))
-    except Exception as err:  # loadmat signals a truncated file with many exception types
-        raise DataFormatError(path, f"unreadable .mat file ({type(err).__name__}: {err})",
-                              "the file is truncated or corrupt; re-extract it") from None
+    data = load_mat(path)  # any MATLAB version; missing or damaged files raise DataFormatError
     if var not in data:
         raise DataFormatError(path, f"no variable '{var}' in the file",
                               "use the original annotation file of this dataset")

@@ -218,13 +218,17 @@ def load_joblib(path: str | os.PathLike, data_dir: str | os.PathLike, fix: str =
     return read_joblib(require_inside(path, data_dir), fix)
 
 
-# -- MATLAB files -----------------------------------------------------------------------------------
+# -- MATLAB files ----------------------------------------------------------------------------------
+class _V73Struct(ValueError):
+    """A v7.3 struct or object variable (an HDF5 group): not needed by any dataset."""
+
+
 def _hdf5_value(f, node) -> Any:
     """A MATLAB v7.3 variable as scipy would return it (numeric arrays in MATLAB's shape)."""
     import h5py
 
     if isinstance(node, h5py.Group):
-        return {k: _hdf5_value(f, node[k]) for k in node if not k.startswith("#")}
+        raise _V73Struct(node.name)
     cls = node.attrs.get("MATLAB_class", b"")
     cls = cls.decode() if isinstance(cls, bytes) else str(cls)
     data = node[()]
@@ -249,7 +253,7 @@ def load_mat(path: str | os.PathLike) -> dict[str, Any]:
 
     v4 to v7.2 files are read by ``scipy.io.loadmat``; v7.3 files are HDF5 and are read with
     h5py: numeric and logical arrays in MATLAB's shape, char arrays as strings, cell arrays as
-    object arrays, structs as dicts.
+    object arrays (v7.3 structs are refused with a one-line message).
 
     Raises:
         DataFormatError: the file is missing or cannot be read.
@@ -268,5 +272,8 @@ def load_mat(path: str | os.PathLike) -> dict[str, Any]:
 
         with h5py.File(path, "r") as f:
             return {k: _hdf5_value(f, f[k]) for k in f if not k.startswith("#")}
+    except _V73Struct as err:
+        raise DataFormatError(path, f"variable {err} is a MATLAB v7.3 struct, which is not read",
+                              "re-save the file in MATLAB with save(..., '-v7')") from None
     except Exception as err:  # scipy and h5py signal a damaged file with many exception types
         raise DataFormatError(path, f"unreadable .mat file ({_one_line(err)})", fix) from None
