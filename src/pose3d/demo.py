@@ -3,7 +3,7 @@
 ``cd src && python demo.py --demo PATH [--load_model FILE] [--bbox x,y,w,h] [--show]
 [--save_dir DIR] [--device auto|cpu|cuda|npu] [--backend pytorch|onnxruntime]``
 
-What happens (reference.md G, fixed where the original was wrong):
+What happens (the original's demo, fixed where it was wrong):
 
 * Input: ``PATH`` is one image, a folder (its ``.jpg/.jpeg/.png/.bmp`` files, sorted by name, not
   recursive) or a video (``.mp4/.avi/.mov/.mkv/.webm``, or any other file OpenCV decodes as a video

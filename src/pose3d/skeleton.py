@@ -1,7 +1,7 @@
 """Joint orders, skeleton edges, flip pairs, bone groups and index maps, defined once.
 
 Every table is written as joint *names*; index lists are derived from the names so they can
-never drift apart. Orders follow the original code (reference.md E.0, datasets.md §0):
+never drift apart. Orders follow the original code (docs/datasets.md, Joint orders):
 
 * ``MPII16``: the network's 16 output joints (MPII order).
 * ``H36M17``: the 17-joint Human3.6M order of the ECCV'18 challenge cache (integral-human-pose
@@ -101,7 +101,7 @@ SYNTH18 = Skeleton(
     flip_name_pairs=H36M17.flip_name_pairs,
 )
 
-# --- Bone groups of the weakly-supervised geometric loss (reference.md D.3) ----------------------
+# --- Bone groups of the weakly-supervised geometric loss ----------------------------------------
 # (group name, ((joint a, joint b, weight), ...)) in MPII16 names; the weights equalise the mean
 # bone-length ratios inside a group (shank and forearm are slightly longer).
 BONE_GROUPS_MPII = (
@@ -152,7 +152,7 @@ COCO17 = Skeleton(
                      ("l_knee", "r_knee"), ("l_ankle", "r_ankle")),
 )
 
-# --- Name-level conversion to MPII16 (datasets.md §2.5, §7) -------------------------------------
+# --- Name-level conversion to MPII16 ------------------------------------------------------------
 # MPII16 joints other formats lack, built as the midpoint of two joints they do have (the fork's
 # LSP and Occlusion-Person conversions): (MPII name, joint a, joint b).
 MPII_MIDPOINTS = (("pelvis", "r_hip", "l_hip"), ("thorax", "r_shoulder", "l_shoulder"))

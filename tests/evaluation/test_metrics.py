@@ -205,7 +205,7 @@ def test_is_better():
 
 # -- PCKh --------------------------------------------------------------------------------------
 def _write_gt_valid(path, pos, missing, boxes, order=None):
-    """gt_valid.mat as datasets.md §1.6 describes; ``order`` permutes the file's joint rows."""
+    """gt_valid.mat as docs/datasets.md describes; ``order`` permutes the file's joint rows."""
     order = list(range(16)) if order is None else order
     joints = np.empty((1, 16), dtype=object)
     for col, j in enumerate(order):

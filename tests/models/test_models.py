@@ -18,7 +18,7 @@ HEADS_2D = {"hm": 16}
 FIXTURE = Path(__file__).with_name("msra50_keys.txt")
 
 # Parameter counts with heads {'hm': 16, 'depth': 16}. 50 (34,003,552) and hg (14,429,104) are
-# the figures of reference.md C.1/C.2; 18/34/101/152 were measured with this implementation.
+# the original models' figures; 18/34/101/152 were measured with this implementation.
 PARAMS_3D = {
     "msra_18": 15_380_576,
     "msra_34": 25_488_736,

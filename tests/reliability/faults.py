@@ -312,7 +312,7 @@ def dataset_faults() -> list[Fault]:
               (name, "'width'", "> 0")),
         Fault("h36m-pickled-object", pkl,
               edit_pickle(lambda d: [Path("x")] + d, replace=True), cmd, 1,
-              (name, "record 0")),
+              (name, "refused to unpickle 'pathlib.PosixPath'")),
     ]
     rows += _image_faults("h36m", "H36M")
 

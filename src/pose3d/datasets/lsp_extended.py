@@ -1,4 +1,4 @@
-"""LSP + LSP-Extended (datasets.md §2, reference.md E.3): the fork's ``lsp_extended`` dataset.
+"""LSP + LSP-Extended (docs/datasets.md): the fork's ``lsp_extended`` dataset.
 
 Layout: ``lsp/joints.mat`` (``joints`` float64 (3, 14, N): x, y, flag with 1 = occluded) with
 ``lsp/images/im%04d.jpg`` and ``lsp_extended/joints.mat`` (``joints`` (14, 3, M): flag 1 =
@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from pose3d.skeleton import LSP14, MPII16, MPII_MIDPOINTS, name_map
 from pose3d.utils.errors import DataFormatError
+from pose3d.utils.io import load_mat
 
 from .base import PoseDataset
 
@@ -33,14 +33,7 @@ def require_dir(path: Path, what: str) -> None:
 def load_mat_variable(path: Path, var: str) -> np.ndarray:
     """One variable of a MATLAB 5 file; a missing or unreadable file or variable raises
     DataFormatError."""
-    if not path.is_file():
-        raise DataFormatError(path, "annotation file is missing",
-                              "put the file there or point --data_dir at the data root")
-    try:
-        data = scipy.io.loadmat(str(path))
-    except Exception as err:  # loadmat signals a truncated file with many exception types
-        raise DataFormatError(path, f"unreadable .mat file ({type(err).__name__}: {err})",
-                              "the file is truncated or corrupt; re-extract it") from None
+    data = load_mat(path)  # any MATLAB version; missing or damaged files raise DataFormatError
     if var not in data:
         raise DataFormatError(path, f"no variable '{var}' in the file",
                               "use the original annotation file of this dataset")
@@ -118,7 +111,7 @@ class LSPExtended(PoseDataset):
     Visibility: LSP flag inverted (occluded joints count as unlabelled, as in LSPET, whose
     occluded joints carry no position); LSPET flag 1; non-finite coordinates are missing.
     Box: :func:`joint_box` over the annotated joints (LSP: all 14, occluded ones included;
-    LSPET: flag 1) instead of the fork's over-tight UniPose box (reference.md J.11); the image
+    LSPET: flag 1) instead of the fork's over-tight UniPose box; the image
     size is not needed (the base clips the side to the image), so no image is opened here.
     """
 

@@ -1,6 +1,6 @@
-"""MPI-INF-3DHP as pre-processed by the ECE740F21T01 fork's copy of VIBE (datasets.md §6.4-6.5).
+"""MPI-INF-3DHP as pre-processed by the ECE740F21T01 fork's copy of VIBE (docs/datasets.md).
 
-Files (reference.md E.6)::
+Files::
 
     <data_dir>/vibe_db/mpii3d_{train,val}_db.pt
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, MPII_TO_H36M, ROOT_MPII
 from pose3d.utils.errors import DataFormatError
-from pose3d.utils.io import require_inside
+from pose3d.utils.io import read_joblib, require_inside
 
 from .base import PoseDataset
 from .h36m import check_shape, procrustes_scale, require_scales
@@ -54,14 +54,14 @@ def load_vibe_db(path: Path, required: tuple[str, ...]) -> dict[str, np.ndarray]
     Raises:
         DataFormatError: missing or unreadable file, not a dict, missing key, unequal lengths.
     """
-    import joblib  # imported here: only the VIBE-style datasets need it
-
     if not path.is_file():
         raise DataFormatError(path, "annotation db is missing",
                               "run the fork's lib/data_utils preprocessing (see new_readme.md) or "
                               "write the synthetic tree")
     try:
-        db = joblib.load(path)
+        db = read_joblib(path)  # joblib through the allowlist unpickler
+    except DataFormatError:
+        raise
     except Exception as exc:  # joblib/pickle raise many types for a damaged file
         raise DataFormatError(path, f"cannot be read with joblib.load ({type(exc).__name__}: "
                               f"{exc})", "the file is damaged or truncated; rewrite it") from exc

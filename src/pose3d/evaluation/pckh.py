@@ -1,4 +1,4 @@
-"""PCKh on the MPII validation set with ``gt_valid.mat`` (datasets.md §1.4-1.5).
+"""PCKh on the MPII validation set with ``gt_valid.mat`` (docs/datasets.md, MPII Human Pose).
 
 Semantics of Xiao et al.'s evaluator: a visible (= labelled, ``1 - jnt_missing``) joint is correct
 when its distance to the ground truth is ``<= thr`` times the head size, head size being
@@ -18,6 +18,7 @@ import torch
 
 from ..skeleton import MPII16, MPII_MAT_NAMES
 from ..utils.errors import DataFormatError
+from ..utils.io import load_mat
 
 HEAD_SIZE_FACTOR = 0.6  # Xiao's SC_BIAS
 PCKH_CURVE = np.arange(0, 0.51, 0.01)
@@ -58,16 +59,15 @@ def load_gt_valid(path: str | os.PathLike) -> dict[str, np.ndarray]:
         DataFormatError: the file is missing or unreadable, a variable or joint name is absent,
             or the shapes disagree.
     """
-    from scipy.io import loadmat
-
     path = Path(path)
-    fix = "use the gt_valid.mat of the MPII json annotations (datasets.md §1.4)"
+    fix = "use the gt_valid.mat of the MPII json annotations (docs/datasets.md, MPII Human Pose)"
     if not path.is_file():
         raise DataFormatError(path, "file not found", fix)
     try:
-        mat = loadmat(str(path))
-    except Exception as err:  # scipy raises several types for truncated/corrupt files
-        raise DataFormatError(path, f"cannot be read as a MATLAB file ({err})", fix) from err
+        mat = load_mat(path)  # scipy for MATLAB 5 files, h5py for v7.3
+    except DataFormatError as err:
+        raise DataFormatError(path, f"cannot be read as a MATLAB file ({err.problem})",
+                              fix) from None
     for var in _VARIABLES:
         if var not in mat:
             raise DataFormatError(path, f"has no variable '{var}'", fix)

@@ -8,7 +8,7 @@ Contract: every term is an ``nn.Module`` with ``forward(outputs, batch) -> Tenso
 :func:`build_loss` assembles the terms of a task into a :class:`CompositeLoss`, whose forward
 returns ``(total, stats)``; the trainer logs whatever is in ``stats``.
 
-Total (reference.md D): ``hm + weight_3d * depth + weight_var * var``.
+Total: ``hm + weight_3d * depth + weight_var * var``.
 """
 import torch
 from torch import nn

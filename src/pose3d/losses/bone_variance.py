@@ -1,4 +1,4 @@
-"""Weakly-supervised geometric loss: variance of bone-length ratios (reference.md D.3).
+"""Weakly-supervised geometric loss: variance of bone-length ratios.
 
 Zhou et al., "Towards 3D Human Pose Estimation in the Wild: a Weakly-supervised Approach",
 ICCV 2017, geometric constraint loss: bone-length ratios inside a group are nearly constant

@@ -1,4 +1,4 @@
-"""Masked smooth-L1 depth regression loss (reference.md D.2).
+"""Masked smooth-L1 depth regression loss.
 
 The depth head is either a map (B, K, h, w) (pose-ResNet) read at each joint's ground-truth cell,
 or a vector (B, K) (hourglass fully-connected regressor) used as it is. The read-out goes through

@@ -1,4 +1,4 @@
-"""Heatmap regression loss (reference.md D.1).
+"""Heatmap regression loss.
 
 Plain mean-squared error between every stack's predicted heatmaps and the Gaussian targets, summed
 over stacks. No target weighting, no 0.5 factor, no visibility mask: a missing joint has an

@@ -2,7 +2,7 @@
 
 Zhou et al., "Towards 3D Human Pose Estimation in the Wild: a Weakly-supervised Approach"
 (ICCV 2017), as implemented in the ``hg3d`` branch of xingyizhou/pytorch-pose-hg-3d
-(``HourglassNet3D``, reference.md C.2). Module names follow that code, so its state-dict layout
+(``HourglassNet3D``). Module names follow that code, so its state-dict layout
 is kept: ``conv1_``, ``bn1``, ``r1``, ``r4``, ``r5``, ``hourglass.{s}`` (recursive: ``up1_``,
 ``low1_``, ``low2`` / innermost ``low2_``, ``low3_``), ``Residual.{k}``, ``lin_.{s}.{0,1}``,
 ``tmpOut.{s}``, ``ll_.{s}``, ``tmpOut_.{s}``, ``reg_.{k}``, ``reg``.

@@ -1,7 +1,7 @@
 """Building blocks shared by the pose networks.
 
 ``Residual`` is the pre-activation bottleneck of the stacked hourglass (Newell et al., ECCV 2016)
-as written in the ``hg3d`` branch of xingyizhou/pytorch-pose-hg-3d (reference.md C.2). Its
+as written in the ``hg3d`` branch of xingyizhou/pytorch-pose-hg-3d. Its
 attribute names (``bn, conv1, bn1, conv2, bn2, conv3, conv4``) are the state-dict names of that
 code, so they must not change.
 """

@@ -1,7 +1,7 @@
 """PoseResNet ("msra_resnet"): a ResNet trunk, three deconvolutions and one 1x1 conv per head.
 
 The "simple baseline" of Xiao et al. (ECCV 2018) as used by the master branch of
-xingyizhou/pytorch-pose-hg-3d and its fork (reference.md C.1); the published checkpoints
+xingyizhou/pytorch-pose-hg-3d and its fork; the published checkpoints
 (``fusion_3d_var.pth``, ``fusion_3d.pth``, ``mpii.pth``) were trained with it, so the state-dict
 names are kept exactly:
 

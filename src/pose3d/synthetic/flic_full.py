@@ -1,4 +1,4 @@
-"""Synthetic FLIC-full tree (datasets.md §3): ``flic_full/examples.mat`` + ``images/``.
+"""Synthetic FLIC-full tree (docs/datasets.md, FLIC-full): ``flic_full/examples.mat`` + ``images/``.
 
 ``examples`` is a 1 x N MATLAB struct array with the 11 fields of the real file, in order
 (``poselet_hit_idx, moviename, coords, filepath, imgdims, currframe, torsobox, istrain, istest,

@@ -1,7 +1,7 @@
 """Synthetic Human3.6M ECCV'18 challenge tree: images, POSE csv files and the ``msra_cache``.
 
 Writes, for split Train (subjects S1, S5, S6, S7, S8) and Val (S9, S11), ``num`` samples each
-(datasets.md §4.1-4.5)::
+(docs/datasets.md, Human3.6M)::
 
     h36m/ECCV18_Challenge/<Set>/IMG/%05d.jpg        1000 x 1000, numbered from 1
     h36m/ECCV18_Challenge/<Set>/POSE/%05d.csv       17 rows "X,Y,Z", mm, camera frame, root-relative
@@ -9,9 +9,10 @@ Writes, for split Train (subjects S1, S5, S6, S7, S8) and Val (S9, S11), ``num``
         HM36_eccv_challenge_<Set>_w288xh384_keypoint_jnt_bbox_db.pkl
 
 The cache is ``pickle.dump(list_of_dicts, protocol=4)``, element i <-> image i + 1, with every key
-of §4.3: ``image`` (str), ``flip_pairs`` (6, 2) int64, ``parent_ids`` (18,) int64, ``joints_3d``,
-``joints_3d_vis``, ``joints_3d_relative`` (18, 3) float64, ``bone_len``, ``center_x``,
-``center_y``, ``width``, ``height``, ``s`` (Python floats), ``rot`` (2, 2) and ``t`` (2,) float64.
+the real cache has: ``image`` (str), ``flip_pairs`` (6, 2) int64, ``parent_ids`` (18,) int64,
+``joints_3d``, ``joints_3d_vis``, ``joints_3d_relative`` (18, 3) float64, ``bone_len``,
+``center_x``, ``center_y``, ``width``, ``height``, ``s`` (Python floats), ``rot`` (2, 2) and ``t``
+(2,) float64.
 
 Made self-consistent as integral-human-pose builds it: ``joints_3d_relative`` = the rendered
 camera-frame joints (mm) minus the root, plus row 17 = thorax = mean of the shoulders;

@@ -1,4 +1,4 @@
-"""Synthetic Leeds Sports Pose tree (datasets.md §2): ``lsp/joints.mat`` + ``lsp/images/``.
+"""Synthetic Leeds Sports Pose tree (docs/datasets.md, LSP): ``lsp/joints.mat`` + ``lsp/images/``.
 
 ``joints`` is float64 (3, 14, N) — x, y (1-based px) and a flag with **1 = occluded**, 0 =
 visible — in :data:`pose3d.skeleton.LSP14` order; image ``i`` is ``images/im%04d.jpg`` % (i + 1).

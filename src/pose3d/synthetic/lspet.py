@@ -1,4 +1,4 @@
-"""Synthetic LSP-Extended tree (datasets.md §2): ``lsp_extended/joints.mat`` + ``images/``.
+"""Synthetic LSP-Extended tree (docs/datasets.md, LSP): ``lsp_extended/joints.mat`` + ``images/``.
 
 ``joints`` is float64 (14, 3, N) — joint, (x, y, flag) with **1 = visible** (annotated) — in
 :data:`pose3d.skeleton.LSP14` order; image ``i`` is ``images/im%05d.jpg`` % (i + 1). As in the

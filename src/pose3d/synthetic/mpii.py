@@ -1,4 +1,4 @@
-"""Synthetic MPII Human Pose tree in Xiao et al.'s json form (datasets.md §1).
+"""Synthetic MPII Human Pose tree in Xiao et al.'s json form (docs/datasets.md, MPII).
 
 Writes under ``out_dir/mpii``::
 

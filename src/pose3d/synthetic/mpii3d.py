@@ -1,4 +1,4 @@
-"""Synthetic MPI-INF-3DHP tree in the fork's VIBE-style db format (datasets.md §6.4, §6.6).
+"""Synthetic MPI-INF-3DHP tree in the fork's VIBE-style db format (docs/datasets.md).
 
 Writes ``num`` frames per split::
 

@@ -1,11 +1,11 @@
-"""Synthetic Occlusion-Person tree (UnrealCV set of AdaFuse, datasets.md §5.1, §5.2, §5.4).
+"""Synthetic Occlusion-Person tree (UnrealCV set of AdaFuse; docs/datasets.md, Occlusion-Person).
 
 Writes, for the train and validation splits, ``num`` images each::
 
     occlusion_person/unrealcv_{train,validation}.pkl
     occlusion_person/images/<video_id>/<camera_id:02d>_<image_id:06d>.jpg      1000 x 1000
 
-Each pickle is ``pickle.dump(list_of_dicts)`` (one dict per image) with the keys of §5.2:
+Each pickle is ``pickle.dump(list_of_dicts)`` (one dict per image) with the real file's keys:
 ``image`` (str, relative to images/), ``joints_2d`` (15, 2) px, ``joints_3d`` (15, 3) camera-frame
 mm, ``joints_gt`` (15, 3) world mm, ``joints_vis`` / ``joints_vis_2d`` (15, 1) float64 0/1 (inside
 the image / inside and not occluded), ``center`` (2,), ``scale`` (2,) = box [w, h] / 200, ``box``

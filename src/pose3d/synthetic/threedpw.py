@@ -1,4 +1,4 @@
-"""Synthetic 3DPW tree in the ECE740F21T01 fork's VIBE-style db format (datasets.md §6.4, §6.6).
+"""Synthetic 3DPW tree in the ECE740F21T01 fork's VIBE-style db format (docs/datasets.md).
 
 Writes ``num`` frames per split::
 

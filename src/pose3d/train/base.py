@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from pose3d.inference import predict
+from pose3d.utils.debug import DebugWriter
 from pose3d.utils.device import all_reduce_sum, autocast, is_distributed, to_device
 from pose3d.utils.errors import UserError
 from pose3d.utils.meters import AverageMeter
@@ -157,6 +158,7 @@ class BaseTrainer:
         self.step_in_epoch = 0
         self.interrupt_requested = False
         self._kill_at = _kill_hook()
+        self.debug = DebugWriter(opt, is_main)  # --debug >= 2: pictures in <save_dir>/debug
 
     # -- hooks for tasks -----------------------------------------------------------------------
     def batch_metrics(self, outputs: list[dict], batch: dict) -> dict[str, tuple[float, int]]:
@@ -251,6 +253,7 @@ class BaseTrainer:
             batch_time.update(time.time() - end)
             end = time.time()
             bar.update(i, self._status(meters, data_time, batch_time))
+            self.debug.train_step(epoch, i, n, batch, outputs)
             if on_step is not None:
                 on_step(epoch, i)
             if self._kill_at is not None and (epoch - 1) * n + i == self._kill_at[0]:
@@ -344,6 +347,7 @@ class BaseTrainer:
                 if c > 0:
                     meters.setdefault(k, AverageMeter()).update(v, c)
             bar.update(i, " ".join(f"|{k} {m.avg:.4f}" for k, m in meters.items()))
+            self.debug.eval_batch(epoch, i, batch, pred)
         bar.finish()
         metrics, results = self.summarise(store, dataset if dataset is not None
                                           else loader.dataset)

@@ -1,4 +1,4 @@
-"""The training / testing flow of the original ``main.py`` (reference.md B.3), one visible loop.
+"""The training / testing flow of the original ``main.py``, one visible loop.
 
 parse -> device (+ DDP under torchrun) -> logger -> model, optimizer, scheduler, scaler ->
 load / resume -> val loader (``--test``: one pass, results and exit) -> train loader -> for each

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose3d.datasets.transforms import IMAGENET_MEAN, IMAGENET_STD
 from pose3d.skeleton import MPII16, Skeleton
 from pose3d.utils.errors import UserError
 
@@ -54,7 +55,8 @@ def joint_colors(skeleton: Skeleton = MPII16) -> list[tuple[int, int, int]]:
 
 
 def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, skeleton: Skeleton = MPII16,
-                     thickness: int | None = None) -> np.ndarray:
+                     thickness: int | None = None,
+                     visible: np.ndarray | None = None) -> np.ndarray:
     """Draw joints and limbs over a copy of ``image``.
 
     Args:
@@ -62,6 +64,7 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, skeleton: Skeleton =
         joints: (K, 2) joint positions (x, y) in image pixels.
         skeleton: joint names and edges (``MPII16`` for the network output).
         thickness: line width in pixels; default grows with the image (2 px up to 400 px).
+        visible: (K,) bool, joints to draw (a limb needs both ends); default all.
 
     Returns:
         (H, W, 3) uint8 BGR copy with the skeleton drawn anti-aliased.
@@ -74,10 +77,15 @@ def draw_skeleton_2d(image: np.ndarray, joints: np.ndarray, skeleton: Skeleton =
         thickness = max(2, int(round(max(h, w) / 200)))
     radius = thickness + 1
     pts = np.round(np.asarray(joints, dtype=np.float64)).astype(np.int64)
+    shown = np.ones(len(pts), bool) if visible is None else np.asarray(visible, bool)
     for (a, b), color in zip(skeleton.edges, edge_colors(skeleton)):
+        if not (shown[a] and shown[b]):
+            continue
         cv2.line(canvas, (int(pts[a, 0]), int(pts[a, 1])), (int(pts[b, 0]), int(pts[b, 1])),
                  color, thickness, cv2.LINE_AA)
-    for (x, y), color in zip(pts, joint_colors(skeleton)):
+    for (x, y), color, show in zip(pts, joint_colors(skeleton), shown):
+        if not show:
+            continue
         cv2.circle(canvas, (int(x), int(y)), radius, color, -1, cv2.LINE_AA)
         cv2.circle(canvas, (int(x), int(y)), radius, (255, 255, 255), 1, cv2.LINE_AA)
     return canvas
@@ -147,6 +155,39 @@ def plot_skeleton_3d(joints: np.ndarray, skeleton: Skeleton = MPII16, size: int 
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
+
+
+def denormalize_image(x: np.ndarray) -> np.ndarray:
+    """Network input back to the crop it was made from (the inverse of ``normalize_image``).
+
+    Args:
+        x: (3, H, W) float, ``(bgr / 256 - mean) / std`` with the ImageNet statistics applied to
+            the B, G, R channels in that order.
+
+    Returns:
+        (H, W, 3) uint8 BGR crop.
+    """
+    x = np.asarray(x, dtype=np.float32).transpose(1, 2, 0)
+    img = (x * IMAGENET_STD + IMAGENET_MEAN) * 256.0
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The maximum over joints of ``heatmaps``, colour-mapped (JET) and blended over ``image``.
+
+    Args:
+        image: (H, W, 3) uint8 BGR picture the heatmaps cover.
+        heatmaps: (K, h, w) float heatmaps; values are clipped to [0, 1] (a target peaks at 1).
+        alpha: weight of the colour map.
+
+    Returns:
+        (H, W, 3) uint8 BGR picture.
+    """
+    h, w = image.shape[:2]
+    peak = np.clip(np.nan_to_num(np.asarray(heatmaps, np.float32)).max(axis=0), 0.0, 1.0)
+    peak = cv2.resize(peak, (w, h), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap(np.round(peak * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    return cv2.addWeighted(colour, alpha, image, 1.0 - alpha, 0.0)
 
 
 def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
