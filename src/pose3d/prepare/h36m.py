@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,10 +119,11 @@ def read_pose(path: Path, width: int) -> np.ndarray:
         raise DataFormatError(path, f"has no variable 'Pose' (found: {', '.join(names) or 'none'})",
                               _RELEASE_FIX)
     pose = np.asarray(cdf.varget("Pose"), dtype=np.float64)
+    shape = pose.shape
     if pose.ndim == 3 and pose.shape[0] == 1:
         pose = pose[0]
     if pose.ndim != 2 or pose.shape[1] != width or len(pose) == 0:
-        raise DataFormatError(path, f"'Pose' has shape {pose.shape}, expected (1, N, {width})",
+        raise DataFormatError(path, f"'Pose' has shape {shape}, expected (1, N, {width})",
                               _RELEASE_FIX)
     if not np.isfinite(pose).all():
         raise DataFormatError(path, "'Pose' contains NaN or inf", _RELEASE_FIX)
@@ -334,7 +336,11 @@ def cache_records(arrays: dict[str, np.ndarray], images: list[str], path: Path) 
                               "at one point, the depth scale is undefined", _RELEASE_FIX)
     rot, t = similarity(uv[:, :17], rel[:, :, :2], b)
     off = arrays["offset"]
-    bone_len = np.linalg.norm(rel18 - rel18[:, PARENT_IDS], axis=2).sum(axis=1)
+    # Element-wise squares and an exactly rounded sum: the same bits on every run, whatever
+    # the arrays' memory layout (a re-run must write the same cache bytes).
+    bone = rel18 - rel18[:, PARENT_IDS]
+    bones = np.sqrt(bone[..., 0] ** 2 + bone[..., 1] ** 2 + bone[..., 2] ** 2)
+    bone_len = [math.fsum(row) for row in bones]
     records = []
     for i, image in enumerate(images):
         joints = np.concatenate([uv[i] - off[i], rel18[i, :, 2:] * b[i]], axis=1)
