@@ -16,6 +16,7 @@ import pytest
 from pose3d.datasets import DATASETS, DataConfig
 from pose3d.datasets.h36m import H36M_ACTIONS, cache_path, image_path
 from pose3d.evaluation.metrics import compute_similarity_transform
+from pose3d.opts import parse
 from pose3d.prepare import h36m as prep
 from pose3d.skeleton import H36M17, H36M32, H36M_TO_MPII, MPII16, SYNTH18_ALIASES
 from pose3d.synthetic import WRITERS
@@ -110,7 +111,10 @@ def _cache(data: Path, split: str) -> list:
 
 
 def test_loader_reads_prepared_tree(prepared):
-    cfg = DataConfig(input_h=64, input_w=64, output_h=16, output_w=16, full_test=True)
+    opt = parse(["--task", "human3d", "--dataset", "H36M", "--data_dir", str(prepared),
+                 "--input_h", "64", "--input_w", "64", "--output_h", "16", "--output_w", "16",
+                 "--full_test", "--device", "cpu"])
+    cfg = DataConfig.from_opt(opt)
     train, val = DATASETS["H36M"]("train", prepared, cfg), DATASETS["H36M"]("val", prepared, cfg)
     assert len(train) == 4 * NUM and len(val) == 3 * NUM     # S11 Directions.54138969 skipped
     assert {r["group"] for r in train.records} == {"Directions", "Photo"}
@@ -293,7 +297,7 @@ def test_prepare_train_and_test_end_to_end(tmp_path):
     data.mkdir()
     shutil.move(tmp_path / "raw" / "mpii", data / "mpii")
     out = call("scripts/prepare_data.py", "h36m", "--src", str(tmp_path / "raw" / "h36m_raw"),
-               "--data_dir", str(data), "--workers", "1", "--stride_train", "2",
+               "--data_dir", str(data), "--workers", "2", "--stride_train", "2",
                "--stride_val", "1", "--input_res", "64").stdout
     assert "h36m: 7 sequences (0 already done), 40 frames" in out
     common = ["--task", "human3d", "--arch", "msra_18", "--no_pretrained", "--input_h", "64",
@@ -304,6 +308,8 @@ def test_prepare_train_and_test_end_to_end(tmp_path):
          "--dataset3D", "H36M", "--num_epochs", "1", "--val_intervals", "2")
     call("src/main.py", *common, "--dataset", "H36M", "--test", "--full_test", "--load_model",
          str(exp / "h36m_prepared" / "model_last.pth"))
-    results = json.loads((exp / "h36m_prepared" / "results.json").read_text())
+    # --test writes to <exp_id>FULL_TEST.
+    results = json.loads((exp / "h36m_preparedFULL_TEST" / "results.json").read_text())
+    assert results["num_samples"] == 24 and results["metrics"]["mpjpe"] > 0
     assert set(results["mpjpe_per_group"]) == {"Directions", "WalkDog"}
     assert set(results["pa_mpjpe_per_group"]) == {"Directions", "WalkDog"}
