@@ -42,7 +42,7 @@ from pose3d.datasets.h36m import (H36M, H36M_ACTIONS, SPLIT_DIRS, cache_path, im
 from pose3d.prepare.common import (CropPolicy, SequenceStore, Summary, atomic_write_bytes,
                                    concat_records, crop_window, require_dir, run_jobs, save_crop)
 from pose3d.skeleton import H36M17, H36M32, name_map
-from pose3d.utils.errors import DataFormatError
+from pose3d.utils.errors import DataFormatError, UserError
 
 CAMERAS = ("54138969", "55011271", "58860488", "60457274")    # camera index 1..4
 SUBJECTS = {"train": ("S1", "S5", "S6", "S7", "S8"), "val": ("S9", "S11")}
@@ -367,7 +367,7 @@ def prepare(args: argparse.Namespace) -> Summary:
     summary = Summary("h36m")
     for name in ("stride_train", "stride_val"):
         if getattr(args, name) < 1:
-            raise DataFormatError(args.src, f"--{name} {getattr(args, name)}: must be at least 1")
+            raise UserError(f"--{name} {getattr(args, name)}: must be at least 1")
     data_dir, policy = Path(args.data_dir), crop_policy(args)
     splits = plan(args, summary)
     for split, takes in splits.items():
