@@ -2,12 +2,19 @@
 
 Usage:
     python scripts/prepare_data.py h36m --src RAW_DIR [--data_dir data] [--workers N]
+        [--stride_train 5] [--stride_val 64] [--subjects S1 S9 ...]
     python scripts/prepare_data.py mpi_inf_3dhp --src RAW_DIR [--data_dir data]
-    python scripts/prepare_data.py 3dpw --src RAW_DIR [--data_dir data] [--smpl_model F --j_regressor F]
+    python scripts/prepare_data.py 3dpw --src RAW_DIR [--data_dir data]
+        [--smpl_model F --j_regressor F]
 
-Each image is saved as a crop around the person that covers every training augmentation
-(``--scale``/``--rotate`` ranges, at least ``--min_crop`` px), with the box stored in the crop's
-coordinates; ``--full_frames`` keeps whole frames. A re-run skips the sequences that are complete.
+``RAW_DIR`` is the folder the official archives extract to (for Human3.6M the one holding
+``S1/``, ``S5/``, ...). Each image is saved as a crop around the person that covers every
+training augmentation the loader can draw (``--scale``/``--rotate`` ranges, at least twice
+``--input_res``), with the box and joints stored in the crop's coordinates and the crop's offset
+in the frame kept beside them; ``--full_frames`` keeps whole frames. Sequences are prepared in
+``--workers`` processes; a re-run reuses every sequence that is complete and was made with the
+same options, and redoes the others. Bad input stops with one line naming the file, what was
+found and what to do (exit status 1); files written before stay valid.
 ``python scripts/prepare_data.py DATASET --help`` lists the dataset's own options.
 """
 from __future__ import annotations
@@ -42,9 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--scale", type=float, default=0.25,
                        help="largest scale augmentation the crops must cover (main.py --scale)")
         p.add_argument("--rotate", type=float, default=30.0,
-                       help="rotation augmentation the crops must cover (main.py --rotate)")
+                       help="rotation augmentation the crops must cover (main.py --rotate; "
+                            "h36m ignores it, as its loader never rotates)")
         p.add_argument("--input_res", type=int, default=256,
-                       help="network input side; crops are at least twice it")
+                       help="network input side (main.py --input_h/--input_w); crops are at least "
+                            "twice it")
         preparer(name).add_arguments(p)
     return ap
 

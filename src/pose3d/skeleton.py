@@ -101,7 +101,16 @@ SYNTH18 = Skeleton(
     flip_name_pairs=H36M17.flip_name_pairs,
 )
 
-# --- Bone groups of the weakly-supervised geometric loss ----------------------------------------
+# --- Human3.6M's own 32 joints (the ``Pose`` rows of the release's D2/D3 files) -----------------
+# The 17 joints of H36M17 keep their names (head = the point above the head, "Site" in the
+# release's skeleton); the other 15 are end sites, toes, collars, thumbs and hands.
+H36M32 = ("root", "r_hip", "r_knee", "r_ankle", "r_toe", "r_toe_end", "l_hip", "l_knee",
+          "l_ankle", "l_toe", "l_toe_end", "spine_base", "spine", "thorax", "neck_nose", "head",
+          "l_collar", "l_shoulder", "l_elbow", "l_wrist", "l_thumb", "l_thumb_end", "l_hand",
+          "l_hand_end", "r_collar", "r_shoulder", "r_elbow", "r_wrist", "r_thumb", "r_thumb_end",
+          "r_hand", "r_hand_end")
+
+# --- Bone groups of the weakly-supervised geometric loss-----------------------------------
 # (group name, ((joint a, joint b, weight), ...)) in MPII16 names; the weights equalise the mean
 # bone-length ratios inside a group (shank and forearm are slightly longer).
 BONE_GROUPS_MPII = (

@@ -54,7 +54,9 @@ def crop_window(center: Sequence[float], side: float, frame_wh: tuple[int, int],
     A training crop is a square of ``side * s`` (``s`` <= 1 + scale_factor; aspect-adjusted)
     rotated by up to ``2 * rotate_factor`` degrees; the window is the axis-aligned square that
     holds every such crop, at least ``min_side`` wide, aligned to :data:`CROP_ALIGN` and clipped
-    to the frame.
+    to the frame. Where clipping leaves it shorter than the largest box, it is stretched along
+    the frame's longer axis, so the loader's cap of the box at the image side acts as on the
+    whole frame.
 
     Args:
         center: (2,) box centre in frame pixels.
@@ -74,7 +76,22 @@ def crop_window(center: Sequence[float], side: float, frame_wh: tuple[int, int],
     y1 = min(h, int(math.ceil(center[1] + half)))
     if x1 <= x0 or y1 <= y0:       # the person is outside the frame: keep the whole frame
         return 0, 0, w, h
+    # The loader caps the box side at the image's longer side; near a frame corner the clipped
+    # window could be shorter than the largest box, so stretch it along the frame's longer axis.
+    need = min(int(math.ceil(side * (1.0 + policy.scale_factor))), max(w, h))
+    if max(x1 - x0, y1 - y0) < need:
+        if w >= h:
+            x0, x1 = _stretch(x0, x1, need, w)
+        else:
+            y0, y1 = _stretch(y0, y1, need, h)
     return x0, y0, x1, y1
+
+
+def _stretch(lo: int, hi: int, need: int, size: int) -> tuple[int, int]:
+    """Grow ``[lo, hi)`` to at least ``need`` inside ``[0, size)``, ``lo`` kept aligned."""
+    hi = min(size, max(hi, lo + need))
+    lo = max(0, (hi - need) // CROP_ALIGN * CROP_ALIGN) if hi - lo < need else lo
+    return lo, hi
 
 
 def save_crop(frame: np.ndarray, window: tuple[int, int, int, int], path: str | os.PathLike,
