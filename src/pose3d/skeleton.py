@@ -110,7 +110,7 @@ H36M32 = ("root", "r_hip", "r_knee", "r_ankle", "r_toe", "r_toe_end", "l_hip", "
           "l_hand_end", "r_collar", "r_shoulder", "r_elbow", "r_wrist", "r_thumb", "r_thumb_end",
           "r_hand", "r_hand_end")
 
-# --- Bone groups of the weakly-supervised geometric loss-----------------------------------
+# --- Bone groups of the weakly-supervised geometric loss ----------------------------------------
 # (group name, ((joint a, joint b, weight), ...)) in MPII16 names; the weights equalise the mean
 # bone-length ratios inside a group (shank and forearm are slightly longer).
 BONE_GROUPS_MPII = (
