@@ -26,7 +26,14 @@ truth that ``--smpl_model`` and ``--j_regressor`` give; ``vibe_db/3dpw_prepare.j
 was used (``joints3D_source``: ``smpl_joints`` or ``h36m_regressor``).
 
 Actor-frames with ``campose_valid`` false, a joint behind the camera or fewer than
-``--min_joints`` joints inside the frame are left out and counted in the summary.
+``--min_joints`` joints inside the frame are left out and counted in the summary; so is a missing
+split folder. A damaged sequence file, a missing or truncated frame stops the run with one line
+naming the file: sequences already finished stay in ``3dpw/prepare_state/`` (one ``.npz`` each,
+with the settings used) and the dbs are only replaced, atomically, once every sequence is done.
+A re-run redoes just the sequences that are missing, damaged or were prepared with other
+settings. Crops use the window of :func:`~pose3d.prepare.common.crop_window` around the box (the
+loader's crop side is the bbox side), without a rotation margin since the 3DPW loader does not
+rotate.
 """
 from __future__ import annotations
 
@@ -40,7 +47,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose3d.datasets.threedpw import ThreeDPW
 from pose3d.prepare.common import (SequenceStore, Summary, atomic_write_bytes, concat_records,
                                    crop_window, disk_usage, require_dir, run_jobs, save_crop)
 from pose3d.prepare.threedpw_joints import (camera_pose_params, openpose_to_mpii, project,
@@ -191,9 +197,12 @@ def _actor_rows(mm: np.ndarray, K: np.ndarray, frame_wh: tuple[int, int], valid:
         K: (3, 3) intrinsics.
         frame_wh: (width, height).
         valid: (N,) campose_valid.
+
+    Rows are kept when valid, finite, in front of the camera and with at least ``min_joints``
+    joints inside the frame.
     """
     w, h = frame_wh
-    front = (mm[..., 2] > 0).all(axis=1)
+    front = np.isfinite(mm).all(axis=(1, 2)) & (np.nan_to_num(mm[..., 2]) > 0).all(axis=1)
     uv = project(np.where(front[:, None, None], mm, 1.0), K)
     inside = (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
     keep = valid & front & (inside.sum(axis=1) >= min_joints)
@@ -222,6 +231,10 @@ def _prepare_sequence(pkl: Path, split: str, img_root: Path, data_dir: Path, pol
         if not any(a["keep"][i] for a in actors):
             continue
         data, img = _read_frame(path)
+        if img.shape[:2] != (h, w):
+            raise DataFormatError(path, f"is {img.shape[1]}x{img.shape[0]}, the sequence's "
+                                  f"first frame {w}x{h}", "re-extract imageFiles.zip")
+        copied = False
         for k, a in enumerate(actors):
             if not a["keep"][i]:
                 continue
@@ -231,7 +244,8 @@ def _prepare_sequence(pkl: Path, split: str, img_root: Path, data_dir: Path, pol
             if not policy.full_frames:
                 window = crop_window(a["center"][i], a["side"][i], (w, h), policy)
                 offsets[k][i] = save_crop(img, window, dest)
-            elif k == 0 or not dest.is_file():
+            elif not copied:   # one copy per frame; none when --src is this very folder
+                copied = True
                 if not (dest.is_file() and os.path.samefile(dest, path)):
                     atomic_write_bytes(dest, data)
     rows = [_rows(seq, k, s, mms[k], a, offsets[k], names[k]) for k, a in enumerate(actors)]
@@ -314,6 +328,7 @@ def prepare(args) -> Summary:
     if args.smpl_model is not None or args.j_regressor is not None:
         from pose3d.prepare.threedpw_joints import smpl_inputs
         smpl = smpl_inputs(args.smpl_model, args.j_regressor)
+    from pose3d.datasets.threedpw import ThreeDPW   # here: --help stays free of torch
     if not ThreeDPW.rotate_in_train:   # the loader never rotates 3DPW: no room for it
         args.crop = dataclasses.replace(args.crop, rotate_factor=0.0)
     data_dir = Path(os.path.abspath(args.data_dir))
