@@ -111,16 +111,14 @@ def _array(data: dict, key: str, shape: tuple, path: Path, actor: int | None = N
         arr = np.asarray(data[key] if actor is None else data[key][actor], dtype=np.float64)
     except (TypeError, ValueError, IndexError) as exc:
         raise DataFormatError(path, f"{what} is not numeric ({exc})", _REDOWNLOAD) from None
+    if arr.ndim == len(shape) and shape[0] is not None and arr.shape[0] != shape[0] and \
+            arr.shape[1:] == tuple(s or a for s, a in zip(shape[1:], arr.shape[1:])):
+        raise DataFormatError(path, f"{what} has {len(arr)} frames but 'img_frame_ids' has "
+                              f"{shape[0]}", _REDOWNLOAD)
     if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
         raise DataFormatError(path, f"{what} has shape {arr.shape}, expected "
                               f"{tuple('N' if s is None else s for s in shape)}", _REDOWNLOAD)
     return arr
-
-
-def _check_rows(arr: np.ndarray, n: int, what: str, path: Path) -> None:
-    if len(arr) != n:
-        raise DataFormatError(path, f"{what} has {len(arr)} frames but 'img_frame_ids' has {n}",
-                              _REDOWNLOAD)
 
 
 def read_sequence(path: Path) -> dict:
@@ -144,23 +142,17 @@ def read_sequence(path: Path) -> dict:
         if len(data[key]) != actors:
             raise DataFormatError(path, f"key {key!r} lists {len(data[key])} actors, "
                                   f"'jointPositions' {actors}", _REDOWNLOAD)
-    out["joints"], out["poses2d"], out["valid"] = [], [], []
-    out["poses"], out["betas"], out["trans"] = [], [], []
-    for k in range(actors):
-        jp = _array(data, "jointPositions", (None, 72), path, k)
-        p2 = _array(data, "poses2d", (None, 3, 18), path, k)
-        valid = _array(data, "campose_valid", (None,), path, k) > 0
-        pose = _array(data, "poses", (None, 72), path, k)
-        trans = _array(data, "trans", (None, 3), path, k)
-        for arr, key in ((jp, "jointPositions"), (p2, "poses2d"), (valid, "campose_valid"),
-                         (pose, "poses"), (trans, "trans")):
-            _check_rows(arr, n, f"key {key!r} actor {k}", path)
-        out["joints"].append(jp.reshape(n, 24, 3))
-        out["poses2d"].append(p2)
-        out["valid"].append(valid)
-        out["poses"].append(pose)
-        out["trans"].append(trans)
-        out["betas"].append(_array(data, "betas", (None,), path, k)[:10])
+    per_actor = {"jointPositions": (n, 72), "poses2d": (n, 3, 18), "campose_valid": (n,),
+                 "poses": (n, 72), "trans": (n, 3), "betas": (None,)}
+    arrays = {key: [_array(data, key, shape, path, k) for k in range(actors)]
+              for key, shape in per_actor.items()}
+    if any(len(b) < 10 for b in arrays["betas"]):
+        raise DataFormatError(path, "key 'betas' has fewer than 10 values for an actor",
+                              _REDOWNLOAD)
+    out.update(joints=[j.reshape(n, 24, 3) for j in arrays["jointPositions"]],
+               poses2d=arrays["poses2d"], valid=[v > 0 for v in arrays["campose_valid"]],
+               poses=arrays["poses"], trans=arrays["trans"],
+               betas=[b[:10] for b in arrays["betas"]])
     out["genders"] = [str(g) for g in data["genders"]]
     return out
 
