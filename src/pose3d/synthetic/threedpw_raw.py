@@ -17,7 +17,8 @@ release's are larger images), ``poses2d`` (N, 3, 18) OpenPose COCO-18 rows x, y,
 
 The rendered body has the 17 H36M joints and a head top; the SMPL joints it lacks are placed
 on it (spine points between root, spine and thorax; collars between thorax and shoulders; hands
-and feet beyond wrists and ankles), SMPL ``neck`` is the body's thorax and ``head`` its head.
+and feet beyond wrists and ankles); SMPL ``head`` is the body's head and ``neck`` lies as far
+below it as the head top above it (SMPL's neck joint sits at the top of the neck).
 SMPL pose and shape parameters are random numbers that do not describe the rendered body (no
 SMPL model is available to the engine). The second actor of a sequence is rendered with the same
 camera and pasted into the first one's frame. Some actor-frames have ``campose_valid`` false.
@@ -84,7 +85,7 @@ def smpl_joints(jw: np.ndarray) -> np.ndarray:
     """(18, 3) SYNTH18 joints -> (24, 3) SMPL24 joints (same frame and unit)."""
     pts = {"pelvis": jw[_J["root"]], "spine1": _lerp(jw, "root", "spine", 0.5),
            "spine2": jw[_J["spine"]], "spine3": _lerp(jw, "spine", "thorax", 0.5),
-           "neck": jw[_J["thorax"]], "head": jw[_J["head"]],
+           "neck": 2.0 * jw[_J["head"]] - jw[_J["head_top"]], "head": jw[_J["head"]],
            "l_collar": _lerp(jw, "thorax", "l_shoulder", 0.4),
            "r_collar": _lerp(jw, "thorax", "r_shoulder", 0.4),
            "l_hand": _lerp(jw, "l_elbow", "l_wrist", 1.35),
