@@ -83,9 +83,8 @@ def world_to_camera(x_world: np.ndarray, cam_poses: np.ndarray) -> np.ndarray:
 
 
 def project(x_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """(N, J, 3) camera points -> (N, J, 2) pixels with intrinsics (3, 3)."""
-    z = x_cam[..., 2:3]
-    return (x_cam[..., :2] / z) * K[[0, 1], [0, 1]] + K[:2, 2]
+    """(N, J, 3) camera points -> (N, J, 2) pixels with intrinsics (3, 3) (skew included)."""
+    return (x_cam / x_cam[..., 2:3]) @ K[:2].T
 
 
 def camera_pose_params(poses: np.ndarray, cam_poses: np.ndarray) -> np.ndarray:
