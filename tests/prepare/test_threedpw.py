@@ -6,11 +6,8 @@ tables written here by name, not from the converter's own functions.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
-import pickle
-import re
 import shutil
 import subprocess
 import sys
@@ -24,15 +21,11 @@ import pytest
 from pose3d.datasets import DATASETS
 from pose3d.datasets.base import DataConfig
 from pose3d.opts import parse
-from pose3d.prepare import threedpw
-from pose3d.skeleton import (H36M17, H36M_REGRESSOR17, H36M_TO_MPII, MPII16, MPII_TO_H36M,
-                            OPENPOSE18, SMPL24)
-from pose3d.synthetic import WRITERS
-from pose3d.utils.errors import DataFormatError, UserError
+from pose3d.skeleton import H36M17, MPII16, MPII_TO_H36M, OPENPOSE18, SMPL24
+from pose3d.utils.errors import DataFormatError
+from prepare.threedpw_helpers import (NUM, PREPARE, REPO, SPLIT_DIRS, copy_release,  # noqa: F401
+                                      raw, raw_sequences, rewrite_pickle, run_prepare)
 
-REPO = Path(__file__).resolve().parents[2]
-NUM, SEED = 6, 5
-SPLIT_DIRS = ("train", "validation", "test")
 # MPII-16 joint <- SMPL joints averaged (head top: head + (head - neck), below).
 EXPECTED_SOURCES = {"r_ankle": ["r_ankle"], "r_knee": ["r_knee"], "r_hip": ["r_hip"],
                     "l_hip": ["l_hip"], "l_knee": ["l_knee"], "l_ankle": ["l_ankle"],
@@ -42,47 +35,11 @@ EXPECTED_SOURCES = {"r_ankle": ["r_ankle"], "r_knee": ["r_knee"], "r_hip": ["r_h
                     "l_elbow": ["l_elbow"], "l_wrist": ["l_wrist"]}
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("prepare_data", REPO / "scripts" /
-                                                  "prepare_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-PREPARE = _script()
-
-
-def run_prepare(src: Path, data_dir: Path, *extra: str):
-    """In-process ``prepare_data.py 3dpw``; the Summary."""
-    args = PREPARE.build_parser().parse_args(["3dpw", "--src", str(src), "--data_dir",
-                                              str(data_dir), "--workers", "1", "--input_res",
-                                              "64", *extra])
-    args.crop = PREPARE.crop_policy(args)
-    return threedpw.prepare(args)
-
-
-@pytest.fixture(scope="module")
-def raw(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("raw") / "data"
-    WRITERS["3dpw_raw"](out, NUM, SEED, 1)
-    return out / "3dpw_raw"
-
-
 @pytest.fixture(scope="module")
 def prepared(raw, tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("prep") / "data"
     run_prepare(raw, data)
     return data
-
-
-def raw_sequences(raw: Path) -> dict[str, dict]:
-    out = {}
-    for d in SPLIT_DIRS:
-        for p in sorted((raw / "sequenceFiles" / d).glob("*.pkl")):
-            with open(p, "rb") as f:
-                out[p.stem] = pickle.load(f, encoding="latin1")
-    return out
 
 
 def expected_mpii(seq: dict, actor: int, frame: int) -> tuple[np.ndarray, np.ndarray]:
@@ -244,20 +201,6 @@ def test_rerun_reuses_sequences_and_redoes_a_damaged_one(raw, tmp_path):
 
 
 # -- (5) bad input: one line naming the file ----------------------------------------------------
-def _copy_release(raw: Path, dst: Path) -> Path:
-    """A copy of the sequence files; the images linked (they are only read)."""
-    shutil.copytree(raw / "sequenceFiles", dst / "sequenceFiles")
-    (dst / "imageFiles").symlink_to(raw / "imageFiles")
-    return dst
-
-
-def _rewrite(path: Path, edit) -> None:
-    with open(path, "rb") as f:
-        data = pickle.load(f, encoding="latin1")
-    edit(data)
-    path.write_bytes(pickle.dumps(data, protocol=2))
-
-
 def _one_line_error(src: Path, data: Path, capsys) -> str:
     code = PREPARE.main(["3dpw", "--src", str(src), "--data_dir", str(data), "--workers", "1"])
     # Progress lines (not a terminal) come first; the error is one line.
@@ -278,16 +221,16 @@ SEQ = "sequenceFiles/validation/courtyard_hug_00.pkl"
     ("code", r"cannot be read \(UnpicklingError: refers to os\.system"),
 ])
 def test_bad_sequence_file(raw, tmp_path, capsys, case, match):
-    src = _copy_release(raw, tmp_path / "raw")
+    src = copy_release(raw, tmp_path / "raw")
     path = src / SEQ
     if case == "no_key":
-        _rewrite(path, lambda d: d.pop("jointPositions"))
+        rewrite_pickle(path, lambda d: d.pop("jointPositions"))
     elif case == "truncated":
         path.write_bytes(path.read_bytes()[:1000])
     elif case == "short_2d":
-        _rewrite(path, lambda d: d["poses2d"].__setitem__(1, d["poses2d"][1][:5]))
+        rewrite_pickle(path, lambda d: d["poses2d"].__setitem__(1, d["poses2d"][1][:5]))
     elif case == "bad_shape":
-        _rewrite(path, lambda d: d.__setitem__("cam_intrinsics", np.eye(4)))
+        rewrite_pickle(path, lambda d: d.__setitem__("cam_intrinsics", np.eye(4)))
     else:
         marker = tmp_path / "ran"
         path.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
@@ -326,7 +269,7 @@ def test_bad_release_folders(raw, tmp_path, capsys, case, match):
 
 
 def test_failed_run_keeps_what_was_written(raw, tmp_path, capsys):
-    src = _copy_release(raw, tmp_path / "raw")
+    src = copy_release(raw, tmp_path / "raw")
     data = tmp_path / "data"
     run_prepare(src, data)
     digest = _digest(data)
@@ -336,33 +279,6 @@ def test_failed_run_keeps_what_was_written(raw, tmp_path, capsys):
     _one_line_error(src, data, capsys)
     assert _digest(data) == digest
     assert not list((data / "vibe_db").glob(".*tmp*"))
-
-
-@pytest.mark.parametrize("flags,match", [
-    (["--smpl_model", "m.npz"], "--smpl_model and --j_regressor go together"),
-    (["--j_regressor", "r.npy"], "--smpl_model and --j_regressor go together"),
-    (["--smpl_model", "{NOPE}", "--j_regressor", "{REG}"],
-     "{REG}: J_regressor_h36m.npy is missing"),
-    (["--smpl_model", "{NOPE}", "--j_regressor", "{BADREG}"], "{BADREG}: has shape (3, 4)"),
-    (["--smpl_model", "{NOPE}", "--j_regressor", "{OKREG}"], "{NOPE}: SMPL model is missing"),
-    (["--smpl_model", "{BADMODEL}", "--j_regressor", "{OKREG}"],
-     "{BADMODEL}: has no key 'posedirs'"),
-    (["--smpl_model", "{CHUMPY}", "--j_regressor", "{OKREG}"],
-     "{CHUMPY}: cannot be read as an SMPL model (UnpicklingError: refers to chumpy.ch.Ch)"),
-])
-def test_bad_smpl_inputs(raw, tmp_path, flags, match):
-    pytest.importorskip("smplx")
-    files = {"REG": tmp_path / "missing.npy", "BADREG": tmp_path / "bad.npy",
-             "OKREG": tmp_path / "J_regressor_h36m.npy", "NOPE": tmp_path / "none.npz",
-             "BADMODEL": tmp_path / "SMPL_NEUTRAL.npz", "CHUMPY": tmp_path / "basicModel.pkl"}
-    np.save(files["BADREG"], np.zeros((3, 4)))
-    np.save(files["OKREG"], np.zeros((17, 6890)))
-    np.savez(files["BADMODEL"], v_template=np.zeros((6890, 3)),
-             shapedirs=np.zeros((6890, 3, 10)))
-    files["CHUMPY"].write_bytes(b"\x80\x02cchumpy.ch\nCh\nq\x00)\x81q\x01.")
-    flags = [f.format(**files) for f in flags]
-    with pytest.raises(UserError, match=re.escape(match.format(**files))):
-        run_prepare(raw, tmp_path / "data", *flags)
 
 
 # -- (6) end to end -----------------------------------------------------------------------------
@@ -394,63 +310,3 @@ def test_release_to_training_and_full_test(tmp_path):
     payload = json.loads(results[0].read_text())
     assert payload["dataset"] == "fusion_3d" and payload["metrics"]
     assert all(np.isfinite(v) for v in payload["metrics"].values() if isinstance(v, float))
-
-
-# -- the SMPL + J_regressor_h36m path -----------------------------------------------------------
-SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
-
-
-def _smpl_model(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A model file with SMPL's keys and sizes (6890 vertices, 24 joints, 207 pose blends);
-    each call draws another template, so a wrong gender choice changes the joints."""
-    nv = 6890
-    weights = np.zeros((nv, 24))
-    weights[np.arange(nv), np.arange(nv) % 24] = 1.0
-    reg = np.zeros((24, nv))
-    reg[np.arange(nv) % 24, np.arange(nv)] = 24.0 / nv
-    parents = np.array(SMPL_PARENTS, dtype=np.int64) % (2 ** 32)
-    return {"v_template": rng.normal(0.0, 0.3, (nv, 3)),
-            "shapedirs": rng.normal(0.0, 0.01, (nv, 3, 10)),
-            "posedirs": rng.normal(0.0, 0.001, (nv, 3, 207)), "J_regressor": reg,
-            "weights": weights, "kintree_table": np.stack([parents, np.arange(24)]),
-            "f": rng.integers(0, nv, (13776, 3)).astype(np.uint32)}
-
-
-def test_joints_from_smpl_vertices_through_the_regressor(raw, tmp_path):
-    """Rest pose (poses = 0): SMPL vertices are template + shape blend + trans, so the regressed
-    joints are known without SMPL's skinning; genders pick their model file."""
-    pytest.importorskip("smplx")
-    src = _copy_release(raw, tmp_path / "raw")
-    for pkl in src.glob("sequenceFiles/*/*.pkl"):
-        _rewrite(pkl, lambda d: d.__setitem__("poses", [np.zeros_like(p) for p in d["poses"]]))
-    rng = np.random.default_rng(0)
-    models = {"m": _smpl_model(rng), "f": _smpl_model(rng)}
-    (tmp_path / "smpl").mkdir()
-    np.savez(tmp_path / "smpl" / "SMPL_MALE.npz", **models["m"])
-    np.savez(tmp_path / "smpl" / "SMPL_FEMALE.npz", **models["f"])
-    j_h36m = np.zeros((17, 6890))
-    j_h36m[np.arange(17), 100 * np.arange(17) + 7] = 0.5
-    j_h36m[np.arange(17), 100 * np.arange(17) + 3000] = 0.5
-    np.save(tmp_path / "J_regressor_h36m.npy", j_h36m)
-    data = tmp_path / "data"
-    summary = run_prepare(src, data, "--smpl_model", str(tmp_path / "smpl"), "--j_regressor",
-                          str(tmp_path / "J_regressor_h36m.npy"))
-    assert "J_regressor_h36m" in " ".join(summary.notes)
-    info = json.loads((data / "vibe_db" / "3dpw_prepare.json").read_text())
-    assert info["joints3D_source"] == "h36m_regressor"
-    seqs = raw_sequences(src)
-    db = joblib.load(data / "vibe_db" / "3dpw_val_db.pt")
-    ds = DATASETS["3DPW"]("val", data, DataConfig(full_test=True))
-    names = [H36M17.names[j] for j in H36M_TO_MPII]     # MPII16 joint <- H36M name
-    for i, rec in enumerate(ds.records):
-        seq_name, actor = str(db["vid_name"][i]).rsplit("_", 1)
-        s, k, f = seqs[seq_name], int(actor), int(db["frame_id"][i])
-        m = models[s["genders"][k]]
-        verts = m["v_template"] + m["shapedirs"] @ s["betas"][k] + s["trans"][k][f]
-        h36m = j_h36m @ verts
-        cam = (h36m @ s["cam_poses"][f][:3, :3].T + s["cam_poses"][f][:3, 3]) * 1000.0
-        mpii = np.stack([cam[H36M_REGRESSOR17.index(n)] for n in names])
-        rel = mpii - mpii[MPII16.index("pelvis")]
-        np.testing.assert_allclose(rec["gt_3d"], rel[MPII_TO_H36M], atol=0.05)
-        l_hip = cam[H36M_REGRESSOR17.index("l_hip")] - cam[H36M_REGRESSOR17.index("root")]
-        np.testing.assert_allclose(rec["gt_3d"][H36M17.index("l_hip")], l_hip, atol=0.05)
