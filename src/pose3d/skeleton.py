@@ -175,3 +175,19 @@ SYNTH18_ALIASES = {"pelvis": "root", "upper_neck": "neck_nose"}
 def name_map(src: tuple[str, ...], dst: tuple[str, ...] = MPII16.names) -> list[int]:
     """For each ``dst`` joint the index of the ``src`` joint of the same name, -1 if none."""
     return [src.index(n) if n in src else -1 for n in dst]
+
+# --- 3DPW release joint orders --------------------------------------------------------------------
+# The 24 SMPL joints (3DPW `jointPositions`, SMPL's kinematic tree order).
+SMPL24 = ("pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle",
+          "r_ankle", "spine3", "l_foot", "r_foot", "neck", "l_collar", "r_collar", "head",
+          "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hand",
+          "r_hand")
+# OpenPose COCO-18 (3DPW `poses2d`); its "neck" is the shoulder midpoint.
+OPENPOSE18 = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow",
+              "l_wrist", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye",
+              "l_eye", "r_ear", "l_ear")
+# Output order of SPIN/VIBE's `J_regressor_h36m.npy` in H36M17 names: joints 1-3 are the LEFT
+# leg here, unlike the challenge cache's order.
+H36M_REGRESSOR17 = ("root", "l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle", "spine",
+                    "thorax", "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist",
+                    "r_shoulder", "r_elbow", "r_wrist")
