@@ -228,13 +228,15 @@ def test_frames_with_a_joint_outside_are_dropped_and_split_the_video(small, tmp_
     assert not (tmp_path / "data/vibe_db/mpii3d_val_db.pt").exists()
 
 
-def test_crop_at_a_frame_corner_falls_back_to_the_whole_frame():
-    from pose3d.prepare.common import CropPolicy
-    from pose3d.prepare.mpi_inf_3dhp import _window
+def test_crop_at_a_frame_corner_keeps_the_loader_box_cap():
+    from pose3d.prepare.common import CropPolicy, crop_window
     policy = CropPolicy(rotate_factor=0.0, min_side=128)
-    assert _window(np.array([500.0, 500.0]), 400.0, (2048, 2048), policy)[:2] == (240, 240)
-    assert _window(np.array([100.0, 120.0]), 400.0, (2048, 2048), policy) == (0, 0, 2048, 2048)
-    assert _window(np.array([100.0, 900.0]), 400.0, (2048, 2048), policy)[0] == 0
+    assert crop_window(np.array([500.0, 500.0]), 400.0, (2048, 2048), policy)[:2] == (240, 240)
+    # Near a corner the clipped window is stretched so the largest box still fits in the image,
+    # so the loader's cap of the box at the image side changes nothing.
+    for center in ([100.0, 120.0], [100.0, 900.0]):
+        x0, y0, x1, y1 = crop_window(np.array(center), 400.0, (2048, 2048), policy)
+        assert x0 == 0 and max(x1 - x0, y1 - y0) >= 400.0 * (1.0 + policy.scale_factor)
 
 
 # -- (4) resumability ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -45,6 +45,12 @@ class CropPolicy:
     aspect: float = 1.0
     min_side: int = 512
     full_frames: bool = False
+
+
+def loader_policy(policy: CropPolicy, rotates: bool) -> CropPolicy:
+    """``policy`` for a dataset whose loader rotates in training (``rotates``) or never does,
+    in which case the crops need no room for rotation and stay much smaller."""
+    return policy if rotates else replace(policy, rotate_factor=0.0)
 
 
 def crop_window(center: Sequence[float], side: float, frame_wh: tuple[int, int],
@@ -165,7 +171,7 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int, title:
     """Yield ``fn(*job)`` for every job, in order, with a progress bar titled ``title``.
 
     Jobs run in ``workers`` processes when ``workers > 1`` (loky, so OpenCV and numpy state
-    stay per process).
+    stay per process); an exception of a job is raised here, in the calling process.
     """
     bar = _bar(title, len(jobs))
     if workers <= 1 or len(jobs) < 2:
@@ -173,11 +179,17 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int, title:
     else:
         from joblib import Parallel, delayed
         results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
-            delayed(fn)(*job) for job in jobs)
+            delayed(_in_worker)(fn, job) for job in jobs)
     for result in results:
         bar.next()
         yield result
     bar.finish()
+
+
+def _in_worker(fn: Callable[..., Any], job: tuple) -> Any:
+    # The processes already run in parallel: OpenCV's own threads would only compete.
+    cv2.setNumThreads(1)
+    return fn(*job)
 
 
 class _PlainBar:

@@ -28,7 +28,6 @@ turns into the action. Sub-actions number an action's takes in the order of thei
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import pickle
 from dataclasses import dataclass
@@ -40,7 +39,8 @@ import numpy as np
 from pose3d.datasets.h36m import (H36M, H36M_ACTIONS, SPLIT_DIRS, cache_path, image_path,
                                   procrustes_scale)
 from pose3d.prepare.common import (CropPolicy, SequenceStore, Summary, atomic_write_bytes,
-                                   concat_records, crop_window, require_dir, run_jobs, save_crop)
+                                   concat_records, crop_window, loader_policy, require_dir,
+                                   run_jobs, save_crop)
 from pose3d.skeleton import H36M17, H36M32, name_map
 from pose3d.utils.errors import DataFormatError, UserError
 
@@ -252,19 +252,7 @@ def image_names(take: Take) -> np.ndarray:
 
 
 def convert_take(take: Take, data_dir: Path, policy: CropPolicy) -> dict:
-    """Decode one video, save the chosen frames' crops and return the arrays of the take.
-
-    Returns ``{"arrays": ...}``, or ``{"error": (path, problem, fix)}`` so that a bad file is
-    reported by the parent process as one line.
-    """
-    cv2.setNumThreads(1)
-    try:
-        return {"arrays": _convert(take, data_dir, policy)}
-    except DataFormatError as err:
-        return {"error": (err.path, err.problem, err.fix)}
-
-
-def _convert(take: Take, data_dir: Path, policy: CropPolicy) -> dict[str, np.ndarray]:
+    """Decode one video, save the chosen frames' crops and return the arrays of the take."""
     d2, d3 = read_pose(take.d2, 64), read_pose(take.d3, 96)
     names = image_names(take)
     uv = np.concatenate([d2[take.frames][:, ROWS17],
@@ -358,8 +346,7 @@ def cache_records(arrays: dict[str, np.ndarray], images: list[str], path: Path) 
 # -- the run -------------------------------------------------------------------------------------
 def crop_policy(args: argparse.Namespace) -> CropPolicy:
     """The command line's crop policy; no rotation margin since the H36M loader never rotates."""
-    policy = args.crop
-    return policy if H36M.rotate_in_train else dataclasses.replace(policy, rotate_factor=0.0)
+    return loader_policy(args.crop, H36M.rotate_in_train)
 
 
 def prepare(args: argparse.Namespace) -> Summary:
@@ -385,10 +372,8 @@ def prepare(args: argparse.Namespace) -> Summary:
                 summary.reused += 1
         for (take, _, _), result in zip(jobs, run_jobs(convert_take, jobs, args.workers,
                                                        f"h36m {SPLIT_DIRS[split]}")):
-            if "error" in result:
-                raise DataFormatError(*result["error"])
-            store.save(take.key, result["arrays"])
-            parts[take.key] = result["arrays"]
+            store.save(take.key, result)
+            parts[take.key] = result
         images = [f"{t.folder()}/{t.folder()}_{f + 1:06d}.jpg" for t in takes for f in t.frames]
         if not images:
             summary.notes.append(f"{SPLIT_DIRS[split]}: no frames, cache not written")

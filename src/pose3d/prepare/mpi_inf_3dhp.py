@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, concat_records, crop_window,
-                                   require_dir, run_jobs, save_crop)
+                                   loader_policy, require_dir, run_jobs, save_crop)
 from pose3d.skeleton import MPII16, ROOT_MPII
 from pose3d.utils.errors import DataFormatError, UserError
 
@@ -98,7 +98,8 @@ def prepare(args: argparse.Namespace) -> Summary:
         if value < 1:
             raise UserError(f"{flag} {value}: must be at least 1")
     data_dir = Path(args.data_dir).resolve()
-    out = _Output(data_dir, _loader_policy(args.crop))
+    from pose3d.datasets.mpii3d import MPII3D
+    out = _Output(data_dir, loader_policy(args.crop, MPII3D.rotate_in_train))
     summary = Summary("mpi_inf_3dhp")
     if "train" in splits:
         jobs = _train_jobs(src, cameras, args.stride_train, out, summary)
@@ -108,14 +109,6 @@ def prepare(args: argparse.Namespace) -> Summary:
         _run_split("val", jobs, out, args.workers, summary)
     summary.outputs.append(out.image_root)
     return summary
-
-
-def _loader_policy(policy):
-    """The crop margin for this dataset: its loader never rotates (``rotate_in_train``)."""
-    from pose3d.datasets.mpii3d import MPII3D
-    if MPII3D.rotate_in_train:
-        return policy
-    return dataclasses.replace(policy, rotate_factor=0.0)
 
 
 @dataclasses.dataclass
@@ -183,11 +176,9 @@ def _run_split(split: str, jobs: list[tuple], out: _Output, workers: int,
             summary.reused += 1
         else:
             todo.append((key, fn, job_args))
-    results = run_jobs(_guarded, [(fn, job_args) for _, fn, job_args in todo], workers,
+    results = run_jobs(_call, [(fn, job_args) for _, fn, job_args in todo], workers,
                        f"mpi_inf_3dhp {split}")
     for (key, _, job_args), result in zip(todo, results):
-        if "error" in result:
-            raise DataFormatError(*result["error"])
         for what, why in result.pop("skipped"):
             summary.skip(what, why)
         store.save(key, dict(result["arrays"], settings=np.array([job_args[-1]])))
@@ -201,13 +192,9 @@ def _run_split(split: str, jobs: list[tuple], out: _Output, workers: int,
     summary.outputs.append(path)
 
 
-def _guarded(fn, job_args: tuple) -> dict:
-    """``fn(*job_args)``; a bad input comes back as ``{"error": (path, problem, fix)}`` so the
-    main process raises it (exceptions with extra fields do not survive the trip intact)."""
-    try:
-        return fn(*job_args)
-    except DataFormatError as err:
-        return {"error": (err.path, err.problem, err.fix)}
+def _call(fn, job_args: tuple) -> dict:
+    """``fn(*job_args)``: one job type for the training and the test sequences."""
+    return fn(*job_args)
 
 
 def _dump_atomic(db: dict, path: Path) -> None:
@@ -388,7 +375,7 @@ def _frame_rows(frames, j2: np.ndarray, j3: np.ndarray, out: _Output, rel: str, 
         lo, hi = uv.min(axis=0), uv.max(axis=0)
         side = float(max(hi - lo)) * BOX_MARGIN
         center = (lo + hi) / 2.0
-        window = _window(center, side, (frame.shape[1], frame.shape[0]), out.policy)
+        window = crop_window(center, side, (frame.shape[1], frame.shape[0]), out.policy)
         name = stem.format(i + 1)
         offset = save_crop(frame, window, out.image_root / rel / f"{name}.jpg")
         uv_crop = uv - offset
@@ -400,17 +387,6 @@ def _frame_rows(frames, j2: np.ndarray, j3: np.ndarray, out: _Output, rel: str, 
             "joints3D_image": np.concatenate([uv_crop, mm[:, 2:]], axis=1),
             "bbox": np.array([*(center - offset), side, side]), "crop_offset": offset})
     return rows, segment
-
-
-def _window(center: np.ndarray, side: float, wh: tuple[int, int], policy) -> tuple[int, ...]:
-    """:func:`crop_window`, or the whole frame where the crop, clipped at a frame corner, is
-    smaller than the largest box the loader crops: the loader caps that box at the image's
-    longer side, so a smaller image would change the sample."""
-    window = crop_window(center, side, wh, policy)
-    longest = max(window[2] - window[0], window[3] - window[1])
-    if longest < min(side * (1.0 + policy.scale_factor), max(wh)):
-        return 0, 0, wh[0], wh[1]
-    return window
 
 
 def _stack(rows: list[dict], val: bool) -> dict[str, np.ndarray]:

@@ -37,7 +37,6 @@ rotate.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
@@ -48,7 +47,8 @@ import cv2
 import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, atomic_write_bytes, concat_records,
-                                   crop_window, disk_usage, require_dir, run_jobs, save_crop)
+                                   crop_window, disk_usage, loader_policy, require_dir, run_jobs,
+                                   save_crop)
 from pose3d.prepare.threedpw_joints import (camera_pose_params, openpose_to_mpii, project,
                                              smpl_to_mpii, world_to_camera)
 from pose3d.skeleton import MPII16, ROOT_MPII
@@ -278,17 +278,6 @@ def _rows(seq: str, k: int, s: dict, mm: np.ndarray, a: dict, offset: np.ndarray
     }
 
 
-def _sequence_job(*job) -> dict:
-    """:func:`_prepare_sequence` in a worker; a user error comes back as its message."""
-    cv2.setNumThreads(1)
-    try:
-        return _prepare_sequence(*job)
-    except DataFormatError as err:   # sent as fields: the exception does not unpickle
-        return {"_error": (err.path, err.problem, err.fix)}
-    except UserError as err:
-        return {"_error": str(err)}
-
-
 def _policy_array(args) -> np.ndarray:
     c = args.crop
     return np.array([c.scale_factor, c.rotate_factor, c.aspect, c.min_side, c.full_frames,
@@ -321,8 +310,7 @@ def prepare(args) -> Summary:
         from pose3d.prepare.threedpw_joints import smpl_inputs
         smpl = smpl_inputs(args.smpl_model, args.j_regressor)
     from pose3d.datasets.threedpw import ThreeDPW   # here: --help stays free of torch
-    if not ThreeDPW.rotate_in_train:   # the loader never rotates 3DPW: no room for it
-        args.crop = dataclasses.replace(args.crop, rotate_factor=0.0)
+    args.crop = loader_policy(args.crop, ThreeDPW.rotate_in_train)
     data_dir = Path(os.path.abspath(args.data_dir))
     store = SequenceStore(data_dir / "3dpw" / "prepare_state", data_dir.parent)
     policy = _policy_array(args)
@@ -347,11 +335,8 @@ def prepare(args) -> Summary:
     if not any(parts.values()) and not jobs:
         raise DataFormatError(seq_root, "holds no <sequence>.pkl under train/, validation/ or "
                               "test/", "extract sequenceFiles.zip into --src")
-    results = run_jobs(_sequence_job, jobs, args.workers, "3dpw sequences")
+    results = run_jobs(_prepare_sequence, jobs, args.workers, "3dpw sequences")
     for (key, split, slot), res in zip(keys, results):
-        if "_error" in res:
-            err = res["_error"]
-            raise DataFormatError(*err) if isinstance(err, tuple) else UserError(err)
         res["_policy"] = policy
         store.save(key, res)
         parts[split][slot] = res

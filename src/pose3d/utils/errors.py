@@ -32,6 +32,10 @@ class DataFormatError(UserError):
             msg += f"; {fix}"
         super().__init__(msg)
 
+    def __reduce__(self):
+        # Rebuilt from its fields when a worker process sends it back to the parent.
+        return type(self), (self.path, self.problem, self.fix)
+
 
 class CheckpointError(UserError):
     """A checkpoint that is missing, unreadable or of another architecture."""
