@@ -143,3 +143,16 @@ def test_amp_variant_only_where_the_processor_has_bf16(tmp_path, monkeypatch):
     assert amp is None and "no native bf16" in note
     assert amp_precision("auto", torch.device("cuda"))[0] == "fp16"
     assert amp_precision("bf16", torch.device("cpu")) == ("bf16", None)
+
+
+@pytest.mark.slow
+def test_compile_variant_is_main_pys_compile(tmp_path):
+    out = tmp_path / "compile.json"
+    assert cli.main([*TINY, "--sections", "train,infer", "--variants", "compile",
+                     "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert parse(["--compile"]).compile is True
+    for section in ("train", "infer"):
+        entry = report[section]["variants"]["compile"]
+        assert entry["flags"] == ["--compile"] and "error" not in entry, entry.get("error")
+        assert entry["img_per_s"] > 0

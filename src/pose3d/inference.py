@@ -1,6 +1,6 @@
 """One inference path for validation, test and the demo: flip test, decoding, back-projection.
 
-``flip_test`` follows reference.md F.2: the input is mirrored, the network's heatmaps (and depth
+The flip test follows the original code: the input is mirrored, the network's heatmaps (and depth
 maps) are mirrored back with left/right channels swapped, and averaged with the plain output.
 The original flipped only sample 0 of a size-1 batch; here the whole batch is flipped, which gives
 the same numbers at any batch size.
@@ -87,5 +87,5 @@ def decode_2d(hm: torch.Tensor, center: np.ndarray, scale: np.ndarray,
 
 
 def decode_3d(hm: torch.Tensor, depth: torch.Tensor) -> np.ndarray:
-    """Root-relative 3D joints in crop-fraction units (reference.md F.1), (B, K, 3) float64."""
+    """Root-relative 3D joints in crop-fraction units (as the original), (B, K, 3) float64."""
     return get_preds_3d(hm, depth, root=ROOT_MPII).cpu().numpy().astype(np.float64)

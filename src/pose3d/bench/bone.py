@@ -16,6 +16,21 @@ from .timing import time_call
 FORMS = {"loop": bone_variance_loss_loop, "vectorised": bone_variance_loss}
 
 
+class FwdBwd:
+    """One call = forward and backward of ``fn``; keeps the last loss and gradient."""
+
+    def __init__(self, fn, z0: torch.Tensor, vis: torch.Tensor, xy: torch.Tensor,
+                 is_2d: torch.Tensor):
+        self.fn, self.z0, self.vis, self.xy, self.is_2d = fn, z0, vis, xy, is_2d
+        self.result: tuple[float, torch.Tensor] | None = None
+
+    def __call__(self) -> None:
+        z = self.z0.clone().requires_grad_(True)
+        loss = self.fn(z, self.vis, self.xy, self.is_2d)
+        loss.backward()
+        self.result = (float(loss.detach()), z.grad.detach().clone())
+
+
 def run_bone(device: torch.device, min_run_time: float, batch: int = 32, seed: int = 0) -> dict:
     """Time both forms.
 
@@ -29,19 +44,15 @@ def run_bone(device: torch.device, min_run_time: float, batch: int = 32, seed: i
     vis = (torch.rand(batch, k, generator=gen) > 0.2).to(device)
     xy = torch.rand(batch, k, 2, generator=gen).to(device)
     is_2d = (torch.arange(batch) % 2 == 0).to(device)
-    values: dict[str, tuple[float, torch.Tensor]] = {}
+    values: dict[str, tuple[float, torch.Tensor] | None] = {}
     out: dict = {"batch": batch, "joints": k, "variants": {}}
     for name, fn in FORMS.items():
-        def run(fn=fn, name=name):
-            z = z0.clone().requires_grad_(True)
-            loss = fn(z, vis, xy, is_2d)
-            loss.backward()
-            values[name] = (float(loss.detach()), z.grad.detach().clone())
-
+        run = FwdBwd(fn, z0, vis, xy, is_2d)
         timing = time_call(run, device, min_run_time, label=f"bone/{name}")
         out["variants"][name] = {"function": f"pose3d.losses.{fn.__name__}",
                                  **timing.as_dict(1e3, "ms")}
-    if len(values) == 2:
+        values[name] = run.result
+    if all(v is not None for v in values.values()):
         (lv, lg), (vv, vg) = values["loop"], values["vectorised"]
         out["loss_abs_diff"] = abs(lv - vv)
         out["grad_max_abs_diff"] = float((lg - vg).abs().max())

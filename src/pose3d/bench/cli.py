@@ -133,6 +133,26 @@ def run_section(name: str, args: argparse.Namespace, base: list[str], device: to
     return run_bone(device, args.min_run_time, seed=args.seed)
 
 
+def run_sections(args: argparse.Namespace, extra: list[str], device: torch.device) -> dict:
+    """Every requested section, in order; the report without its summary."""
+    amp, amp_note = amp_precision(args.amp, device)
+    report: dict = {"config": {**vars(args), "main_flags": extra}, "env": environment(device),
+                    "baseline": "shipped code path, every option off: float32, NCHW, eager, "
+                                "PyTorch backend", "notes": {}}
+    if "amp" in args.variants and amp_note:
+        report["notes"]["amp"] = amp_note
+    report["started"] = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="pose3d_bench_exp_") as exp_dir:
+        base = base_flags(args, extra, exp_dir)
+        report["config"]["base_flags"] = base[:-len(extra) or None]
+        for section in args.sections:
+            t0 = time.perf_counter()
+            print(f"[benchmark] {section} ...", flush=True)
+            report[section] = run_section(section, args, base, device, amp)
+            print(f"[benchmark] {section} done in {time.perf_counter() - t0:.0f}s", flush=True)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
     if args.table:
@@ -146,27 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads or min(4, torch.get_num_threads()))
-    amp, amp_note = amp_precision(args.amp, device)
-    report: dict = {"config": {**vars(args), "main_flags": extra}, "env": environment(device),
-                    "baseline": "shipped code path, every option off: float32, NCHW, eager, "
-                                "PyTorch backend", "notes": {}}
-    if "amp" in args.variants and amp_note:
-        report["notes"]["amp"] = amp_note
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="pose3d_bench_exp_") as exp_dir:
-        base = base_flags(args, extra, exp_dir)
-        report["config"]["base_flags"] = base[:-len(extra) or None]
-        for section in args.sections:
-            t0 = time.perf_counter()
-            print(f"[benchmark] {section} ...", flush=True)
-            report[section] = run_section(section, args, base, device, amp)
-            print(f"[benchmark] {section} done in {time.perf_counter() - t0:.0f}s", flush=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads or min(4, threads))
+    try:
+        report = run_sections(args, extra, device)
+    finally:
+        torch.set_num_threads(threads)  # callers in the same process keep their setting
     report["summary"] = summarise(report)
     report["env"]["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    report["total_s"] = time.perf_counter() - started
+    report["total_s"] = time.perf_counter() - report.pop("started")
 
-    print(f"\n{args.arch} {args.input}x{args.input}, {device}, {torch.get_num_threads()} threads")
+    print(f"\n{args.arch} {args.input}x{args.input}, {device}, "
+          f"{report['env']['torch_threads']} threads")
     print(format_table(report["summary"]))
     for key, note in report["notes"].items():
         print(f"note ({key}): {note}")

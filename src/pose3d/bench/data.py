@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -54,6 +55,11 @@ def write_tree(root: Path, opts: list, num: int, seed: int) -> dict[str, float]:
     return done
 
 
+def _one_pass(loader) -> None:
+    for batch in loader:
+        check_batch(batch)
+
+
 def _measure(opt, samples: int, min_run_time: float) -> dict:
     dataset = get_dataset(opt.dataset)("train", opt.data_dir, DataConfig.from_opt(opt))
     dataset.set_epoch(1)
@@ -61,11 +67,7 @@ def _measure(opt, samples: int, min_run_time: float) -> dict:
     loader = make_loader(dataset, opt, opt.batch_size, sampler=list(range(n)),
                          workers=opt.num_workers, device=torch.device("cpu"))
 
-    def one_pass():
-        for batch in loader:
-            check_batch(batch)
-
-    timing = time_call(one_pass, torch.device("cpu"), min_run_time, label=f"data/{opt.dataset}")
+    timing = time_call(partial(_one_pass, loader), torch.device("cpu"), min_run_time, label=f"data/{opt.dataset}")
     del loader  # stops the persistent workers
     entry = {"samples": n, "split_size": len(dataset), "workers": opt.num_workers,
              "batch_size": opt.batch_size, "pass": timing.as_dict()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,10 @@ def run_infer(base: list[str], variants: dict[str, list[str]], device: torch.dev
                 predictor = load_predictor(opt)
                 input_wh = predictor.input_wh
                 crops = [make_crop(p.shape[:2], None, input_wh) for p in pictures]
+                start = time.perf_counter()
                 poses = predictor(pictures[:1], crops[:1])
+                # The user's first picture: loading done, compilation (--compile) included.
+                entry["first_picture_s"] = time.perf_counter() - start
             except Exception as err:  # noqa: BLE001 - reported, the other variants go on
                 entry["error"] = error_text(err)
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shlex
 
 import torch
 
@@ -101,9 +102,11 @@ def format_markdown(report: dict) -> str:
     load = env.get("loadavg_start") or [None]
     caption = (f"*{env['cpu']}, {env['cores']} cores, {env['torch_threads']} torch thread(s), "
                f"device {env['device']}, torch {env['torch']}; `python scripts/benchmark.py "
-               f"{' '.join(cfg['argv'])}`; load average {_num(load[0])} at the start")
-    if cfg.get("shared"):
-        caption += "; measured while the machine was shared with other jobs"
+               f"{shlex.join(cfg['argv'])}`; load average {_num(load[0])} at the start")
+    if cfg.get("note"):
+        caption += f"; {cfg['note']}"
+    for key, note in (report.get("notes") or {}).items():
+        caption += f"; `--{key}`: {note}"
     return "\n".join(lines) + "\n\n" + caption + ".*"
 
 

@@ -7,7 +7,6 @@ range are reported. Variants of a section are timed one after the other; on a sh
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import os
@@ -161,17 +160,3 @@ def tensor_bytes(*tensor_iters) -> int:
                 seen.add(id(t))
                 total += t.numel() * t.element_size()
     return total
-
-
-@contextlib.contextmanager
-def cv2_threads(n: int | None):
-    """Set OpenCV's thread count inside the block (``None``: leave it)."""
-    import cv2
-
-    old = cv2.getNumThreads()
-    if n is not None:
-        cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(old)
