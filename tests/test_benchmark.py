@@ -156,3 +156,15 @@ def test_compile_variant_is_main_pys_compile(tmp_path):
         entry = report[section]["variants"]["compile"]
         assert entry["flags"] == ["--compile"] and "error" not in entry, entry.get("error")
         assert entry["img_per_s"] > 0
+
+
+def test_readme_table_is_the_committed_run():
+    from pose3d.bench.report import format_markdown
+
+    report = json.loads((REPO / "docs" / "benchmark_cpu.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    table = format_markdown(report)
+    assert table in section
+    for row in report["summary"]:
+        assert "fold" not in row["measurement"] and row["unit"]
