@@ -128,6 +128,8 @@ def test_base_flags_cannot_switch_a_variant_on_for_the_baseline():
     with pytest.raises(SystemExit, match="--channels_last is measured as a variant"):
         check_base_flags(["--num_stacks", "1", "--channels_last"])
     check_base_flags(["--num_stacks", "1", "--rotate", "0"])
+    with pytest.raises(SystemExit):  # a flag main.py does not know stops the run at once
+        cli.main([*TINY, "--sections", "bone", "--bogus_flag", "1"])
 
 
 def test_amp_variant_only_where_the_processor_has_bf16(tmp_path, monkeypatch):

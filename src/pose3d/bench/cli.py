@@ -41,7 +41,7 @@ from .data import run_data
 from .infer import run_infer
 from .report import environment, format_markdown, format_table, summarise
 from .train import run_train
-from .variants import amp_precision, check_base_flags, variant_flags
+from .variants import amp_precision, check_base_flags, user_opt, variant_flags
 
 SECTION_NAMES = ("train", "infer", "data", "bone")
 VARIANT_NAMES = ("channels_last", "amp", "compile", "onnxruntime")
@@ -144,6 +144,7 @@ def run_sections(args: argparse.Namespace, extra: list[str], device: torch.devic
     report["started"] = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="pose3d_bench_exp_") as exp_dir:
         base = base_flags(args, extra, exp_dir)
+        user_opt(base, [])  # a flag main.py does not accept stops here, with its one line
         report["config"]["base_flags"] = base[:-len(extra) or None]
         for section in args.sections:
             t0 = time.perf_counter()
