@@ -35,7 +35,8 @@ def declared() -> tuple[set[str], dict[str, set[str]]]:
 
 def third_party_imports(folder: Path) -> dict[str, str]:
     """{distribution name: first file importing it} for the top-level imports under ``folder``."""
-    local = {p.stem for p in folder.rglob("*.py")} | {"pose3d"}
+    local = ({p.stem for p in folder.rglob("*.py")} | {p.name for p in folder.rglob("*") if p.is_dir()}
+             | {"pose3d"})
     found: dict[str, str] = {}
     for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
