@@ -20,7 +20,7 @@ SMOOTH_ORDER = 2
 
 
 def _xyxy(x: np.ndarray) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x, dtype=np.float64).reshape(-1, 4))
+    t = torch.from_numpy(np.array(x, dtype=np.float64).reshape(-1, 4))  # a copy: any strides
     return torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], dim=1)
 
 
