@@ -133,7 +133,10 @@ def test_bbox_crops_the_box(tmp_path):
     x, y, bw, bh = 110, 30, 40, 80
     demo.run(opts("--demo", str(tmp_path / "scene.jpg"), "--bbox", f"{x},{y},{bw},{bh}",
                   "--save_dir", str(out)), stub_predictor())
-    rec = json.loads((out / "scene.json").read_text())["people"][0]
+    top = json.loads((out / "scene.json").read_text())
+    assert top["boxes_from"] == "--bbox" and len(top["people"]) == 1
+    rec = top["people"][0]
+    assert rec["box"] == [x, y, bw, bh] and rec["score"] is None
     got = np.array(rec["joints_2d"])
     # Centre = box centre, side = 1.25 x the longer box side.
     expected = _expected_px((x + bw / 2, y + bh / 2), 1.25 * max(bw, bh))

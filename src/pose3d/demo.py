@@ -77,7 +77,8 @@ class BoxSource:
     def __call__(self, image: np.ndarray, key: str) -> Boxes | None:
         """Boxes of one picture (``key``: its file name or ``<video>#<frame>``); None: whole."""
         if self.bbox is not None:
-            return Boxes(np.array([self.bbox], dtype=np.float64), np.ones(1), ["--bbox"])
+            # A hand-drawn box has no score (NaN, written as null).
+            return Boxes(np.array([self.bbox], dtype=np.float64), np.full(1, np.nan), ["--bbox"])
         if self.detections is None and self.hog is None:
             return None
         if self.detections is not None:
@@ -127,8 +128,8 @@ def find_people(predictor: Predictor, images: Sequence[np.ndarray],
             owners.append((i, box, score))
     people: list[list[Person]] = [[] for _ in images]
     for (i, box, score), pose in zip(owners, predictor(flat_images, crops)):
-        people[i].append(Person(pose, box, None if box is None else float(score),
-                                len(people[i])))
+        scored = box is not None and np.isfinite(score)
+        people[i].append(Person(pose, box, float(score) if scored else None, len(people[i])))
     return people
 
 
