@@ -241,7 +241,8 @@ class HogDetector:
         """People in one (H, W, 3) uint8 BGR picture, best first."""
         zoom = max(1.0, self.min_side / min(image.shape[:2]))
         big = cv2.resize(image, None, fx=zoom, fy=zoom) if zoom > 1 else image
-        rects, weights = self.hog.detectMultiScale(big, winStride=(8, 8), padding=(8, 8),
+        # A 4 px window stride finds noticeably more people than 8 px, at twice the time.
+        rects, weights = self.hog.detectMultiScale(big, winStride=(4, 4), padding=(8, 8),
                                                    scale=1.05)
         if len(rects) == 0:
             return Boxes()
