@@ -258,7 +258,8 @@ def run_video(src: DemoInput, predictor: Predictor, save_dir: Path, source: BoxS
         "video": str(src.path.resolve()), "fps": writer.fps, "num_frames": len(records),
         "image_size": [int(src.first.shape[1]), int(src.first.shape[0])],
         **_header(model_name, source), "camera_space": camera.record(),
-        "tracking": {"method": "IoU, Hungarian", "min_iou": Tracker().min_iou},
+        "tracking": {"method": "IoU, Hungarian", "min_iou": Tracker().min_iou,
+                     "max_gap_frames": Tracker().max_gap},
         "smoothing": smoothing, "annotated_video": str(video_path), "frames": records}))
     return written
 

@@ -1,6 +1,7 @@
 """The demo on composed pictures of two and three rendered people: one result per person, in the
 right place, ids kept through a video, the same paths through ONNX Runtime."""
 import json
+import logging
 
 import cv2
 import numpy as np
@@ -50,6 +51,21 @@ def test_boxes_from_a_file_give_one_person_each_in_place(scenes, stub_predictor,
         assert overlay.shape == scene["image"].shape
         panels = cv2.imread(str(out / name.replace(".png", "_3d.png")))
         assert panels.shape[1] == 400 * len(truth)  # one panel per person
+
+
+def test_picture_missing_from_the_file_runs_whole_with_a_warning(scenes, stub_predictor,
+                                                                 tmp_path, caplog):
+    det_file = tmp_path / "only_two.json"
+    det_file.write_text(json.dumps({"two.png": json.loads(scenes["det_file"].read_text())[
+        "two.png"]}))
+    with caplog.at_level(logging.WARNING, logger="pose3d.demo"):
+        demo.run(_opts("--demo", str(scenes["pics"]), "--det_file", str(det_file), "--save_dir",
+                       str(tmp_path / "out")), stub_predictor)
+    assert "three.png" in caplog.text and "no person box" in caplog.text
+    assert "two.png" not in caplog.text
+    three = json.loads((tmp_path / "out" / "three.json").read_text())["people"]
+    assert len(three) == 1 and three[0]["box"] is None
+    assert len(json.loads((tmp_path / "out" / "two.json").read_text())["people"]) == 2
 
 
 def test_focal_scales_the_root_depth(scenes, stub_predictor, tmp_path):
@@ -110,6 +126,7 @@ def test_video_keeps_ids_and_smooths(tmp_path, make_scene, stub_predictor):
                    "--save_dir", str(out)), stub_predictor)
     rec = json.loads((out / "walk.json").read_text())
     assert rec["num_frames"] == 6 and rec["smoothing"]["method"].startswith("Savitzky-Golay")
+    assert rec["tracking"] == {"method": "IoU, Hungarian", "min_iou": 0.3, "max_gap_frames": 5}
     id_of_person = {}
     for frame, people in zip(rec["frames"], truth):
         assert len(frame["people"]) == 3

@@ -2,6 +2,9 @@
 import numpy as np
 import pytest
 
+from pose3d import demo
+from pose3d.demo_output import Person
+from pose3d.predictor import Crop, Pose
 from pose3d.tracking import Tracker, iou_xywh, match_boxes, smooth_runs, smooth_track
 
 
@@ -59,3 +62,30 @@ def test_runs_are_smoothed_separately():
     out = smooth_runs(frames, values)
     # No value is pulled across the gap between frame 4 and frame 10.
     assert np.abs(out[:5]).max() < 5 and np.abs(out[5:] - 100).max() < 5
+
+
+def _person(pid: int, offset: float, noise: np.ndarray) -> Person:
+    joints = np.full((16, 2), offset) + noise[:, :2]
+    mm = np.full((16, 3), offset) + noise
+    crop = Crop(np.zeros(2), np.ones(2))
+    return Person(Pose(joints, np.ones(16), mm / 1000, mm, crop), None, None, pid)
+
+
+def test_demo_smooths_each_id_on_its_own():
+    rng = np.random.default_rng(0)
+    # Two people moving in opposite directions, listed in changing order, with jitter.
+    frames = []
+    for t in range(12):
+        people = [_person(0, 10.0 * t, rng.normal(0, 2, (16, 3))),
+                  _person(1, 500.0 - 10.0 * t, rng.normal(0, 2, (16, 3)))]
+        frames.append(people[::-1] if t % 2 else people)
+    truth = {0: lambda t: 10.0 * t, 1: lambda t: 500.0 - 10.0 * t}
+    before = [np.abs(p.pose.joints_3d_mm - truth[p.id](t)).mean()
+              for t, ps in enumerate(frames) for p in ps]
+    demo.smooth_people(frames)
+    after = [np.abs(p.pose.joints_3d_mm - truth[p.id](t)).mean()
+             for t, ps in enumerate(frames) for p in ps]
+    after_2d = [np.abs(p.pose.joints_2d - truth[p.id](t)).mean()
+                for t, ps in enumerate(frames) for p in ps]
+    assert np.mean(after) < 0.75 * np.mean(before)
+    assert np.mean(after_2d) < 0.75 * np.mean(before)  # same noise level in 2D
