@@ -94,15 +94,14 @@ class BoxSource:
 
 def check_options(opt: argparse.Namespace) -> None:
     """Reject contradictory or out-of-range demo flags (one line each)."""
-    given = [f for f, on in (("--det_file", opt.det_file), ("--detector hog",
-                                                            opt.detector == "hog"),
-                             ("--bbox", opt.bbox)) if on]
+    flags = {"--det_file": bool(opt.det_file), "--detector hog": opt.detector == "hog",
+             "--bbox": bool(opt.bbox)}
+    given = [flag for flag, on in flags.items() if on]
     if len(given) > 1:
         raise UserError(f"{' and '.join(given)} both give person boxes; use only one")
     if opt.det_images and not opt.det_file:
         raise UserError("--det_images maps the image ids of a --det_file; give --det_file too")
-    if not (math.isfinite(opt.det_thr) and opt.det_thr >= 0) and (opt.det_file or opt.detector
-                                                                   != "none"):
+    if not (math.isfinite(opt.det_thr) and opt.det_thr >= 0):
         raise UserError(f"--det_thr {opt.det_thr:g}: give a score threshold >= 0, e.g. 0.5")
     if not math.isfinite(opt.focal) or opt.focal < 0:
         raise UserError(f"--focal {opt.focal:g}: give the focal length in pixels (> 0), or 0 for "

@@ -106,7 +106,7 @@ def _read_coco(data: list, path: Path, images: Path | None, thr: float) -> dict[
         if not isinstance(det, dict) or not {"image_id", "category_id", "bbox"} <= set(det):
             raise DataFormatError(path, f"{entry}: expected {{image_id, category_id, bbox, "
                                   f"score}}, got {det!r:.80}", "fix or drop that entry")
-        if det["image_id"] not in names:
+        if not isinstance(det["image_id"], (int, str)) or det["image_id"] not in names:
             raise DataFormatError(path, f"{entry}: image_id {det['image_id']!r} is not in "
                                   f"{images.name}", "give the --det_images file the detections "
                                   "were made on")

@@ -57,6 +57,8 @@ BAD = [  # (file content, --det_images content or None, words the one line must 
     ([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 1.0}],
      {"images": [{"id": 2, "file_name": "x.jpg"}]}, ["entry 0", "image_id 1", "imgs.json"]),
     ([{"image_id": 1, "bbox": [0, 0, 4, 4]}], {"images": []}, ["entry 0", "category_id"]),
+    ([{"image_id": [1], "category_id": 1, "bbox": [0, 0, 4, 4], "score": 1.0}],
+     {"images": [{"id": 1, "file_name": "a.jpg"}]}, ["entry 0", "image_id [1]"]),
     ([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 1.0}], None,
      ["--det_images"]),
     ([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 4, 4], "score": 1.0}], {"x": 1},
