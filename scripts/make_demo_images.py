@@ -4,10 +4,12 @@
 
 Pictures 1 and 2 are cut around the person (centre of the joint box, side 1.25 x its longer side)
 so the demo's default whole-image crop fits them; picture 3 is a full 640x480 scene whose person
-is usually off-centre, for ``--bbox`` (the script prints the box to use). The same seed gives the
-same files.
+is usually off-centre, for ``--bbox`` (the script prints the box to use). ``people_1.jpg`` shows
+three people side by side, with their boxes in ``people_1_boxes.json`` (the demo's plain
+``--det_file`` layout, score 1.0). The same seed gives the same files.
 """
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,6 +20,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pose3d.paths import REPO_ROOT  # noqa: E402
+from pose3d.synthetic.multi_person import (default_focal, render_group,  # noqa: E402
+                                           sample_placements)
 from pose3d.synthetic.render import render_person, sample_rng  # noqa: E402
 
 # (index, action, person-centred?) per picture; the actions give varied, readable poses.
@@ -25,6 +29,8 @@ PICTURES = ((1, "Walking", True), (2, "Directions", True), (3, "Greeting", False
 RENDER_OPTS = {"truncation_prob": 0.0, "occluder_prob": 0.0}
 # Pictures 1 and 2 are rendered larger with a smaller person so their crop stays inside.
 CENTRED_OPTS = {"max_fill": 0.6}
+GROUP_SIZE = (640, 480)
+GROUP_PEOPLE = 3
 
 
 def centred_crop(image: np.ndarray, bbox: np.ndarray, aspect: float = 0.75) -> np.ndarray:
@@ -67,6 +73,21 @@ def main() -> None:
             hint = f"  (use --bbox {x1:.0f},{y1:.0f},{x2 - x1:.0f},{y2 - y1:.0f})"
         cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         print(f"{os.path.relpath(path)}: {image.shape[1]}x{image.shape[0]}, {action}{hint}")
+    write_group(out, args.seed)
+
+
+def write_group(out: Path, seed: int) -> None:
+    """``people_1.jpg`` (three people) and ``people_1_boxes.json`` (their silhouette boxes)."""
+    w, h = GROUP_SIZE
+    rng = np.random.default_rng(seed)
+    scene = render_group(seed, sample_placements(rng, GROUP_PEOPLE, w, default_focal(h)), w, h)
+    path = out / "people_1.jpg"
+    cv2.imwrite(str(path), scene["image"], [cv2.IMWRITE_JPEG_QUALITY, 92])
+    boxes = {path.name: [[round(v, 1) for v in p["box"]] + [1.0] for p in scene["people"]]}
+    (out / "people_1_boxes.json").write_text(json.dumps(boxes) + "\n")
+    depths = ", ".join(f"{p['root_depth'] / 1000:.2f}" for p in scene["people"])
+    print(f"{os.path.relpath(path)}: {w}x{h}, {GROUP_PEOPLE} people at {depths} m (focal "
+          f"{scene['camera']['fx']:.0f} px); boxes in people_1_boxes.json")
 
 
 if __name__ == "__main__":

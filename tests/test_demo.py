@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from pose3d import demo
+from pose3d import demo, predictor
 from pose3d.cli import run_entry
 from pose3d.evaluation.h36m import mpii16_to_h36m17, skeleton_length
 from pose3d.models import create_model
@@ -72,8 +72,8 @@ def gradient_image(w: int, h: int) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def stub_predictor() -> demo.Predictor:
-    return demo.Predictor(PeakNet().eval(), (IN, IN), "cpu", flip=True)
+def stub_predictor() -> predictor.Predictor:
+    return predictor.Predictor(PeakNet().eval(), (IN, IN), "cpu", flip=True)
 
 
 def opts(*argv: str):
@@ -104,8 +104,11 @@ def test_whole_image_crop_maps_peaks_back_to_pixels(tmp_path):
     cv2.imwrite(str(tmp_path / "pic.png"), gradient_image(w, h))
     out = tmp_path / "out"
     demo.run(opts("--demo", str(tmp_path / "pic.png"), "--save_dir", str(out)), stub_predictor())
-    rec = json.loads((out / "pic.json").read_text())
-    assert rec["joint_names"] == list(MPII16.names)
+    top = json.loads((out / "pic.json").read_text())
+    assert top["joint_names"] == list(MPII16.names)
+    assert top["boxes_from"] == "whole image" and len(top["people"]) == 1
+    rec = top["people"][0]
+    assert rec["box"] is None and rec["score"] is None
     got = np.array(rec["joints_2d"])
     # Whole image letter-boxed: c = (W/2, H/2), s = max(W, H).
     np.testing.assert_allclose(got, _expected_px((w / 2, h / 2), max(w, h)), atol=0.99)
@@ -130,7 +133,10 @@ def test_bbox_crops_the_box(tmp_path):
     x, y, bw, bh = 110, 30, 40, 80
     demo.run(opts("--demo", str(tmp_path / "scene.jpg"), "--bbox", f"{x},{y},{bw},{bh}",
                   "--save_dir", str(out)), stub_predictor())
-    rec = json.loads((out / "scene.json").read_text())
+    top = json.loads((out / "scene.json").read_text())
+    assert top["boxes_from"] == "--bbox" and len(top["people"]) == 1
+    rec = top["people"][0]
+    assert rec["box"] == [x, y, bw, bh] and rec["score"] is None
     got = np.array(rec["joints_2d"])
     # Centre = box centre, side = 1.25 x the longer box side.
     expected = _expected_px((x + bw / 2, y + bh / 2), 1.25 * max(bw, bh))
@@ -150,8 +156,8 @@ def test_bbox_outside_the_picture_is_a_user_error(tmp_path):
 
 def test_network_input_uses_training_normalisation():
     img = np.full((10, 10, 3), 128, np.uint8)
-    crop = demo.make_crop((10, 10), None, (8, 8))
-    x = demo.crop_input(img, crop, (8, 8))
+    crop = predictor.make_crop((10, 10), None, (8, 8))
+    x = predictor.crop_input(img, crop, (8, 8))
     # (128 / 256 - mean) / std per BGR channel, the training recipe (not the old demo's /255).
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     np.testing.assert_allclose(x[:, 4, 4], (0.5 - mean) / std, rtol=1e-5)
@@ -173,11 +179,13 @@ def test_folder_of_three_images_gives_nine_files(tmp_path, tiny_ckpt):
     assert len(files) == 9 and len(written) == 9
     assert files == sorted(f"{s}{e}" for s in "abc" for e in ("_2d.png", "_3d.png", ".json"))
     for s in "abc":
-        rec = json.loads((out / f"{s}.json").read_text())
+        top = json.loads((out / f"{s}.json").read_text())
+        assert Path(top["image"]).name.startswith(s)
+        (rec,) = top["people"]
         assert np.array(rec["joints_2d"]).shape == (16, 2)
         assert np.array(rec["joints_3d_mm"]).shape == (16, 3)
+        assert np.array(rec["joints_cam_mm"]).shape == (16, 3)
         assert len(rec["confidence"]) == 16
-        assert Path(rec["image"]).name.startswith(s)
         assert cv2.imread(str(out / f"{s}_2d.png")).shape == (48, 60, 3)
         assert cv2.imread(str(out / f"{s}_3d.png")) is not None
 
@@ -196,8 +204,10 @@ def test_video_gives_frames_json_and_reopenable_video(tmp_path, tiny_ckpt):
     rec = json.loads((out / "clip.json").read_text())
     assert rec["num_frames"] == 5 and len(rec["frames"]) == 5
     assert [f["frame"] for f in rec["frames"]] == list(range(5))
-    assert all(np.array(f["joints_2d"]).shape == (16, 2) for f in rec["frames"])
-    assert all(np.array(f["joints_3d_mm"]).shape == (16, 3) for f in rec["frames"])
+    people = [p for f in rec["frames"] for p in f["people"]]
+    assert len(people) == 5 and {p["id"] for p in people} == {0}
+    assert all(np.array(p["joints_2d"]).shape == (16, 2) for p in people)
+    assert all(np.array(p["joints_3d_mm"]).shape == (16, 3) for p in people)
     cap = cv2.VideoCapture(str(out / "clip_2d.mp4"))
     assert cap.isOpened()
     n = 0
@@ -255,8 +265,8 @@ def test_onnx_backend_matches_pytorch(tmp_path, tiny_ckpt):
                   "--save_dir", str(tmp_path / "pt")))
     demo.run(opts("--demo", str(tmp_path / "p.png"), "--load_model", str(onnx_path),
                   "--backend", "onnxruntime", "--save_dir", str(tmp_path / "ort")))
-    a = json.loads((tmp_path / "pt" / "p.json").read_text())
-    b = json.loads((tmp_path / "ort" / "p.json").read_text())
+    a = json.loads((tmp_path / "pt" / "p.json").read_text())["people"][0]
+    b = json.loads((tmp_path / "ort" / "p.json").read_text())["people"][0]
     np.testing.assert_allclose(a["joints_2d"], b["joints_2d"])
     np.testing.assert_allclose(a["joints_3d_mm"], b["joints_3d_mm"], atol=1.0)
 
@@ -264,8 +274,8 @@ def test_onnx_backend_matches_pytorch(tmp_path, tiny_ckpt):
 # ----------------------------------------------------------------------------- model choice
 
 def test_missing_default_model_says_how_to_get_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "DEFAULT_MODEL", tmp_path / "models" / "fusion_3d_var.pth")
-    monkeypatch.setattr(demo, "FALLBACK_MODELS", (tmp_path / "nope.pth",))
+    monkeypatch.setattr(predictor, "DEFAULT_MODEL", tmp_path / "models" / "fusion_3d_var.pth")
+    monkeypatch.setattr(predictor, "FALLBACK_MODELS", (tmp_path / "nope.pth",))
     cv2.imwrite(str(tmp_path / "a.png"), gradient_image(32, 32))
     with pytest.raises(UserError) as info:
         demo.run(opts("--demo", str(tmp_path / "a.png"), "--save_dir", str(tmp_path / "o")))
@@ -275,10 +285,10 @@ def test_missing_default_model_says_how_to_get_one(tmp_path, monkeypatch):
 
 
 def test_fallback_to_quickstart_model(tmp_path, monkeypatch, tiny_ckpt, caplog):
-    monkeypatch.setattr(demo, "DEFAULT_MODEL", tmp_path / "models" / "fusion_3d_var.pth")
-    monkeypatch.setattr(demo, "FALLBACK_MODELS", (tmp_path / "nope.pth", tiny_ckpt))
+    monkeypatch.setattr(predictor, "DEFAULT_MODEL", tmp_path / "models" / "fusion_3d_var.pth")
+    monkeypatch.setattr(predictor, "FALLBACK_MODELS", (tmp_path / "nope.pth", tiny_ckpt))
     cv2.imwrite(str(tmp_path / "a.png"), gradient_image(32, 32))
-    with caplog.at_level(logging.INFO, logger="pose3d.demo"):
+    with caplog.at_level(logging.INFO, logger="pose3d.predictor"):
         demo.run(opts("--demo", str(tmp_path / "a.png"), "--save_dir", str(tmp_path / "o")))
     assert f"using {tiny_ckpt} (models/fusion_3d_var.pth not found)" in caplog.text
     assert (tmp_path / "o" / "a.json").is_file()
@@ -366,7 +376,7 @@ def test_show_without_display_warns(tmp_path, monkeypatch, caplog):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     cv2.imwrite(str(tmp_path / "a.png"), gradient_image(40, 30))
-    with caplog.at_level(logging.WARNING, logger="pose3d.demo"):
+    with caplog.at_level(logging.WARNING, logger="pose3d.demo_output"):
         demo.run(opts("--demo", str(tmp_path / "a.png"), "--show", "--save_dir",
                       str(tmp_path / "o")), stub_predictor())
     assert "--show" in caplog.text and "DISPLAY" in caplog.text

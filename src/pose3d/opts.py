@@ -207,6 +207,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="demo: person box x,y,w,h in image pixels; default: the whole image")
     g.add_argument("--show", action="store_true",
                    help="demo: open windows when a display exists")
+    g.add_argument("--det_file", default="",
+                   help="demo: person boxes per picture, COCO detection results (with "
+                        "--det_images) or {\"<file name>\": [[x, y, w, h, score], ...]}; video "
+                        "frames as \"<video>#<frame>\" (0-based)")
+    g.add_argument("--det_images", default="",
+                   help="demo: COCO annotation json whose 'images' list maps the --det_file "
+                        "image ids to file names")
+    g.add_argument("--det_thr", type=float, default=0.5,
+                   help="demo: lowest detection score kept (--det_file and --detector hog)")
+    g.add_argument("--detector", default="none", choices=("none", "hog"),
+                   help="demo: none = --bbox or the whole picture; hog = OpenCV's HOG people "
+                        "detector (upright, whole people)")
+    g.add_argument("--focal", type=float, default=0.0,
+                   help="demo: focal length in pixels for the camera-space 3D estimate; 0: "
+                        "max(image width, height)")
+    g.add_argument("--smooth", action="store_true",
+                   help="demo: smooth each person's 2D and 3D track in a video (Savitzky-Golay, "
+                        "5 frames)")
     return p
 
 
