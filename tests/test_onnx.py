@@ -1,5 +1,4 @@
 """ONNX export and the ONNX Runtime backend: outputs match PyTorch, dynamic batch, caching."""
-import importlib.util
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from pose3d.models import create_model
 from pose3d.onnx_backend import (OnnxModel, export_onnx, load_onnx_or_export,
                                  model_spec_from_checkpoint, onnx_cache_path)
 from pose3d.utils.errors import UserError
-from helpers import randomise_bn, rel_error
+from helpers import load_script, randomise_bn, rel_error
 
 pytest.importorskip("onnxruntime")
 
@@ -132,14 +131,6 @@ def test_missing_onnx_file_is_user_error(tmp_path):
         OnnxModel(tmp_path / "nope.onnx")
 
 
-def _export_script():
-    spec = importlib.util.spec_from_file_location("export_onnx_script",
-                                                  REPO / "scripts" / "export_onnx.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_export_script(tmp_path, capsys):
     torch.manual_seed(2)
     model = randomise_bn(create_model("hg", HEADS, num_stacks=2, num_modules=1,
@@ -148,7 +139,7 @@ def test_export_script(tmp_path, capsys):
                             opt={"input_h": 64, "input_w": 64, "num_stacks": 2,
                                  "num_modules": 1, "num_features": 16})
     out = tmp_path / "m.onnx"
-    script = _export_script()
+    script = load_script("export_onnx")
     threads = torch.get_num_threads()
     try:
         assert script.main(["--load_model", str(ckpt), "--out", str(out), "--check"]) == 0

@@ -1,5 +1,4 @@
 """scripts/prepare_data.py h36m on a miniature of the official Human3.6M release."""
-import importlib.util
 import json
 import os
 import pickle
@@ -22,6 +21,7 @@ from pose3d.skeleton import H36M17, H36M32, H36M_TO_MPII, MPII16, SYNTH18_ALIASE
 from pose3d.synthetic import WRITERS
 from pose3d.synthetic import h36m_raw as raw
 from pose3d.utils.errors import DataFormatError
+from helpers import load_script, run_prepare
 
 REPO = Path(__file__).resolve().parents[2]
 NUM = 6
@@ -30,24 +30,13 @@ CACHE_KEYS = {"image", "flip_pairs", "parent_ids", "joints_3d", "joints_3d_vis",
               "rot", "t", "crop_offset"}
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("prepare_data", REPO / "scripts" /
-                                                  "prepare_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SCRIPT = _script()
+SCRIPT = load_script("prepare_data")
 
 
 def run(src: Path, data: Path, *extra: str):
     """The script's prepare step in this process; returns the Summary."""
-    args = SCRIPT.build_parser().parse_args(
-        ["h36m", "--src", str(src), "--data_dir", str(data), "--workers", "1",
-         "--stride_train", "1", "--stride_val", "1", *extra])
-    args.crop = SCRIPT.crop_policy(args)
-    return prep.prepare(args)
+    return run_prepare(SCRIPT, ["h36m", "--src", str(src), "--data_dir", str(data), "--workers",
+                                "1", "--stride_train", "1", "--stride_val", "1", *extra])
 
 
 @pytest.fixture(scope="module")

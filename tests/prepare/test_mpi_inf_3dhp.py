@@ -5,7 +5,6 @@ h5py, OpenCV). The round trip compares the loader's samples with the release's o
 by joint through the release's joint NAMES (written out here from the release's documentation,
 not taken from the converter), so a left/right swap or a shifted crop fails.
 """
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ from pose3d.datasets.base import DataConfig
 from pose3d.skeleton import H36M17, MPII16
 from pose3d.synthetic import WRITERS
 from pose3d.utils.errors import DataFormatError
+from helpers import load_script, run_prepare
 
 REPO = Path(__file__).resolve().parents[2]
 NUM = 6
@@ -48,25 +48,14 @@ H36M_TO_RELEASE = dict(_SIDES, root="pelvis", spine="spine", thorax="neck", neck
                        head="head_top")
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("prepare_data_script",
-                                                  REPO / "scripts" / "prepare_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = _script()
+SCRIPT = load_script("prepare_data")
 
 
 def prepare(src: Path, data: Path, *extra: str):
     """Run the converter in-process as the script does; returns its Summary."""
-    args = SCRIPT.build_parser().parse_args(
-        ["mpi_inf_3dhp", "--src", str(src), "--data_dir", str(data), "--workers", "1",
-         "--input_res", "64", "--stride_train", "2", *extra])
-    args.crop = SCRIPT.crop_policy(args)
-    from pose3d.prepare import preparer
-    return preparer("mpi_inf_3dhp").prepare(args)
+    return run_prepare(SCRIPT, ["mpi_inf_3dhp", "--src", str(src), "--data_dir", str(data),
+                                "--workers", "1", "--input_res", "64", "--stride_train", "2",
+                                *extra])
 
 
 @pytest.fixture(scope="module")

@@ -2,14 +2,14 @@
 ``scripts/prepare_data.py 3dpw``."""
 from __future__ import annotations
 
-import importlib.util
 import pickle
 import shutil
 from pathlib import Path
 
 import pytest
 
-from pose3d.prepare import threedpw
+import helpers
+from helpers import load_script
 from pose3d.synthetic import WRITERS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -17,24 +17,13 @@ NUM, SEED = 6, 5
 SPLIT_DIRS = ("train", "validation", "test")
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("prepare_data", REPO / "scripts" /
-                                                  "prepare_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-PREPARE = _script()
+PREPARE = load_script("prepare_data")
 
 
 def run_prepare(src: Path, data_dir: Path, *extra: str):
     """In-process ``prepare_data.py 3dpw``; the Summary."""
-    args = PREPARE.build_parser().parse_args(["3dpw", "--src", str(src), "--data_dir",
-                                              str(data_dir), "--workers", "1", "--input_res",
-                                              "64", *extra])
-    args.crop = PREPARE.crop_policy(args)
-    return threedpw.prepare(args)
+    return helpers.run_prepare(PREPARE, ["3dpw", "--src", str(src), "--data_dir", str(data_dir),
+                                         "--workers", "1", "--input_res", "64", *extra])
 
 
 @pytest.fixture(scope="session")

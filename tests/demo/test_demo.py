@@ -80,18 +80,6 @@ def opts(*argv: str):
     return parse(["--device", "cpu", *argv])
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = create_model("msra_18", HEADS, input_hw=(IN, IN))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pth"
-    torch.save({"epoch": 0, "state_dict": model.state_dict(), "arch": "msra_18",
-                "heads": dict(HEADS),
-                "opt": {"input_h": IN, "input_w": IN, "output_h": OUT, "output_w": OUT,
-                        "arch": "msra_18"}}, path)
-    return path
-
-
 def _expected_px(center, side) -> np.ndarray:
     """Closed form of the MSRA crop: the crop centre sits at the grid centre, side/OUT px a cell."""
     return np.asarray(center) + (CELLS - OUT / 2) * side / OUT
