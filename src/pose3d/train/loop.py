@@ -173,8 +173,8 @@ class TrainingLoop:
             self.stopped(f"Stopped before epoch {epoch}; {last} holds epoch {epoch - 1}")
         sampler.set_epoch(epoch, skip_steps * opt.batch_size)
         train_set.set_epoch(epoch)
+        steps_per_epoch = skip_steps + len(self.train_loader)
         stats = trainer.train(epoch, self.train_loader, skip_steps=skip_steps)
-        steps_per_epoch = -(-sampler.per_rank // opt.batch_size)
         if trainer.interrupt_requested and trainer.step_in_epoch < steps_per_epoch:
             step = trainer.step_in_epoch
             bad = self.save("model_last.pth", epoch - 1, epoch, step)

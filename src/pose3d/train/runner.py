@@ -70,7 +70,7 @@ def _worker_init(_worker_id: int) -> None:
 
 
 def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
-                device: torch.device | None = None) -> DataLoader:
+                device: torch.device | None = None, drop_last: bool = False) -> DataLoader:
     # Own generator: creating an iterator then draws nothing from the global torch RNG, whose
     # state is part of the checkpoint.
     gen = torch.Generator()
@@ -78,7 +78,7 @@ def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
     return DataLoader(WorkerSafeDataset(dataset), batch_size=batch_size, sampler=sampler,
                       shuffle=False, num_workers=workers, collate_fn=collate_batch,
                       pin_memory=device is not None and device.type == "cuda",
-                      persistent_workers=workers > 0, drop_last=False,
+                      persistent_workers=workers > 0, drop_last=drop_last,
                       worker_init_fn=_worker_init if workers > 0 else None, generator=gen)
 
 
@@ -266,7 +266,12 @@ def _train(opt, device, rank: int, world: int, is_main: bool, logger, setup, dat
     trainer = TRAINERS[opt.task](opt, net, build_loss(opt.task, opt.weight_3d, opt.weight_var),
                                  optimizer, scaler, device, is_main)
     sampler = EpochSampler(len(train_set), opt.random_seed, world, rank)
-    loaders = (make_loader(train_set, opt, opt.batch_size, sampler, opt.num_workers, device),
+    # BatchNorm cannot train on one sample with 1x1 features (the hourglass depth regressor):
+    # a last batch of a single sample is left out; the shuffled order makes it another sample
+    # each epoch.
+    lone = sampler.per_rank > opt.batch_size and sampler.per_rank % opt.batch_size == 1
+    loaders = (make_loader(train_set, opt, opt.batch_size, sampler, opt.num_workers, device,
+                           drop_last=lone),
                _val_loader(opt, val_set, device))
     loop = TrainingLoop(opt, (model, net, optimizer, scheduler, scaler), trainer, logger, loaders,
                         is_main, best)
