@@ -97,7 +97,7 @@ def test_test_command_suffix_and_save_dir():
 def test_resume_reads_the_training_folder_even_in_test_mode():
     r = _parse("--exp_id mpii --resume --load_model other.pth")
     assert r.load_model == str(EXP_DIR / "mpii" / "model_last.pth")
-    # The original searched exp/mpiiTEST (reference J.21).
+    # The original searched exp/mpiiTEST.
     rt = _parse("--exp_id mpii --resume --test")
     assert rt.load_model == str(EXP_DIR / "mpii" / "model_last.pth")
     assert rt.save_dir == str(EXP_DIR / "mpiiTEST")

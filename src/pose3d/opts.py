@@ -261,7 +261,7 @@ def _resolve_checkpoint_path(path: str) -> str:
 
 
 def derive(opt: argparse.Namespace) -> argparse.Namespace:
-    """Compute every derived setting once (reference B.2), in place.
+    """Compute every derived setting once, in place.
 
     Call it once per namespace: the ``TEST``/``FULL_TEST`` suffix is appended on each call.
 

@@ -4,7 +4,7 @@ Writer -> loader round trips: every labelled joint of a record equals the re-ren
 (in the format's frame: MPII stays 1-based, the others are read back to 0-based pixels), its
 visibility follows the rendered flags as each format encodes them, and the sample's heatmap peak
 sits at the joint's cell; flipping keeps joints and image consistent. The expectations come from
-a re-render of the same sample and the joint names of each format (datasets.md §1-3), not from
+a re-render of the same sample and the joint names of each format, not from
 the loaders. Also: the exact on-disk layouts, one-line errors for broken files, NaN handling and
 byte-identical output for any worker count.
 """

@@ -3,7 +3,7 @@ image/label pairing on the subsampled val split, per-group names, deterministic 
 one-line errors.
 
 Expectations are computed here from a re-render of the same sample (``render_sample``) and the
-joint definitions of each format (datasets.md §4-6), not from the loaders' own code.
+joint definitions of each format, not from the loaders' own code.
 """
 import hashlib
 import os

@@ -156,7 +156,7 @@ class PoseDataset(Dataset):
 
     # -- the sample pipeline ------------------------------------------------------------------
     def augment_params(self, rec_index: int, epoch: int) -> tuple[float, float, bool]:
-        """Scale multiplier, rotation (degrees) and flip for a training sample (reference K.10)."""
+        """Scale multiplier, rotation (degrees) and flip for a training sample."""
         rng = self._rng(rec_index, epoch)
         sf, rf = self.cfg.scale_factor, self.cfg.rotate_factor
         s_mult = float(np.clip(rng.standard_normal() * sf + 1, 1 - sf, 1 + sf))

@@ -1,4 +1,4 @@
-"""FLIC-full (datasets.md §3, reference.md E.4): upper bodies in movie frames.
+"""FLIC-full: upper bodies in movie frames.
 
 Layout: ``flic_full/examples.mat`` with one variable ``examples``, a 1 x N MATLAB struct array
 (fields ``poselet_hit_idx, moviename, coords, filepath, imgdims, currframe, torsobox, istrain,

@@ -1,4 +1,4 @@
-"""Fusion of one 3D and one 2D dataset for weakly-supervised transfer (reference.md E.9, K.11).
+"""Fusion of one 3D and one 2D dataset for weakly-supervised transfer.
 
 Train: positions ``[0, n_images_3d)`` are 3D samples, ``[n_images_3d, n_images_3d + n_images_2d)``
 the whole 2D dataset (``--dataset2D``). ``n_images_2d = len(2D)``; ``n_images_3d = len(3D)`` if
@@ -6,7 +6,7 @@ the whole 2D dataset (``--dataset2D``). ``n_images_2d = len(2D)``; ``n_images_3d
 ``reg_mask = 0`` and ``reg_target`` = visibility (done by :class:`PoseDataset` for 2D datasets)
 and zero ``gt_3d``. Val: the 3D dataset alone (all of its val samples).
 
-Fixed (reference.md J.8): the original re-shuffled the 3D index list inside ``__getitem__(0)``, i.e.
+Fixed: the original re-shuffled the 3D index list inside ``__getitem__(0)``, i.e.
 separately in every DataLoader worker copy, so most 3D samples came from a fixed prefix of the
 annotation list. Here the 3D subset of epoch ``e`` is a pure function of ``(seed, e)``: the first
 ``n_images_3d`` entries of a permutation of all 3D samples drawn from

@@ -1,6 +1,6 @@
-"""Human3.6M: ECCV'18 challenge images with integral-human-pose's ``msra_cache`` (datasets.md §4).
+"""Human3.6M: ECCV'18 challenge images with integral-human-pose's ``msra_cache``.
 
-Files (reference.md E.5)::
+Files::
 
     <data_dir>/h36m/ECCV18_Challenge/{Train,Val}/IMG/%05d.jpg          (1-based, = cache index + 1)
     <data_dir>/h36m/msra_cache/HM36_eccv_challenge_{Train,Val}_cache/

@@ -1,6 +1,6 @@
 """The heatmap codec: joints -> Gaussian targets and depth supervision; heatmaps -> joints.
 
-Encoding follows the original exactly (reference.md E.0, K.5, K.6): joints are truncated to
+Encoding follows the original exactly: joints are truncated to
 integer cells of the ``h x w`` output grid, an unnormalised Gaussian of sigma ``hm_sigma`` (2) is
 drawn in a window of radius ``3 sigma``, and the depth target of joint ``j`` is read from the depth
 map at its cell through ``reg_ind = y * w * K + x * K + j``.

@@ -1,4 +1,4 @@
-"""MPII Human Pose in the json form of Xiao et al. (datasets.md §1, reference.md E.2).
+"""MPII Human Pose in the json form of Xiao et al..
 
 Layout: ``mpii/annot/{train,valid}.json`` (the fork names the second file ``val.json``; both are
 accepted) and ``mpii/images/<image>``. Each json record is one person::
@@ -54,7 +54,7 @@ def field_array(value, shape: tuple[int, ...], path: Path, where: str, field: st
 class MPII(PoseDataset):
     """MPII 2D poses: one record per annotated person, joints kept in the stored 1-based frame.
 
-    Box (the fork's recipe, reference.md E.2): ``c_y += 15 * scale``, ``c -= 1``,
+    Box (the fork's recipe): ``c_y += 15 * scale``, ``c -= 1``,
     side ``= scale * 1.25 * 200`` px. Joints stay as stored (1-based, as the fork), so predictions
     mapped back through the box compare directly with ``gt_valid.mat``. A joint is labelled when
     ``joints_vis`` is 1 (a file without ``joints_vis``, like the fork's, counts every joint) and

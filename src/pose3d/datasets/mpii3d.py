@@ -1,6 +1,6 @@
-"""MPI-INF-3DHP as pre-processed by the ECE740F21T01 fork's copy of VIBE (datasets.md §6.4-6.5).
+"""MPI-INF-3DHP as pre-processed by the ECE740F21T01 fork's copy of VIBE.
 
-Files (reference.md E.6)::
+Files::
 
     <data_dir>/vibe_db/mpii3d_{train,val}_db.pt
 

@@ -1,6 +1,6 @@
-"""Occlusion-Person (zhezh/occlusion_person, the UnrealCV set of AdaFuse; datasets.md §5).
+"""Occlusion-Person (zhezh/occlusion_person, the UnrealCV set of AdaFuse).
 
-Files (reference.md E.8)::
+Files::
 
     <data_dir>/occlusion_person/unrealcv_{train,validation}.pkl     (split 'val' -> 'validation')
     <data_dir>/occlusion_person/images/<image>                       (e.g. <video_id>/00_000000.jpg)

@@ -1,4 +1,4 @@
-"""3DPW as pre-processed by the ECE740F21T01 fork's copy of VIBE (datasets.md §6.4-6.5, E.7).
+"""3DPW as pre-processed by the ECE740F21T01 fork's copy of VIBE.
 
 Files::
 
@@ -9,14 +9,14 @@ joints3D, joints3D_image, joints2D, shape, pose, bbox, valid``; only the joints,
 ``img_name`` and ``vid_name`` are read). The third column of ``joints2D`` (detector confidence >
 0.3) is the visibility: unlabelled joints get no supervision and stay out of the depth scale fit.
 
-Fixed (reference.md J.22): the original opened ``'../' + img_name`` relative to the *working
+Fixed: the original opened ``'../' + img_name`` relative to the *working
 directory*; here ``img_name`` (``data/3dpw/imageFiles/<seq>/image_%05d.jpg``, relative to the
 repository root) is resolved against the parent of ``data_dir`` exactly like MPI-INF-3DHP, so the
 result does not depend on where the program is started.
 
 Known data quirks of the fork's preprocessing (not of this reader): its train split takes the
 MPII thorax from SPIN's thorax while val takes it from the H36M regressor's spine, and its 2D
-joints were converted as if they were COCO-17 (datasets.md §6.4).
+joints were converted as if they were COCO-17.
 """
 from .mpii3d import MPII3D
 

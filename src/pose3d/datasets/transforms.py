@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 # ImageNet statistics applied to the B, G, R channels in that order: the published checkpoints
-# were trained this way (reference.md C.1), so it is kept although the channels are BGR.
+# were trained this way, so it is kept although the channels are BGR.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 _NORM_LUT = np.ascontiguousarray(

@@ -1,4 +1,4 @@
-"""The 3D evaluation protocol of the original (reference.md F.4, E.5 ``convert_eval_format``).
+"""The 3D evaluation protocol of the original.
 
 Decoding-independent: it starts from root-relative MPII-16 predictions in crop-fraction units
 (``pose3d.datasets.heatmap.get_preds_3d``) and

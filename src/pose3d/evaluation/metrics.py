@@ -3,15 +3,15 @@
 Conventions: 3D poses are (N, J, 3) arrays in millimetres, 2D poses (N, J, 2) in pixels. Functions
 accept numpy arrays or torch tensors (converted to float64 numpy) unless noted.
 
-* ``heatmap_accuracy``: the original's training "acc" (reference.md F.3), a PCK proxy on the
+* ``heatmap_accuracy``: the original's training "acc", a PCK proxy on the
   heatmap grid, not PCKh.
 * ``mpjpe``: Protocol #1, mean Euclidean joint error (no alignment).
 * ``pa_mpjpe``: Protocol #2, after a similarity (Procrustes) alignment to the ground truth.
 * ``n_mpjpe``: after a least-squares scale fitted to the ground truth.
 * ``pck_3d`` / ``auc_3d``: MPI-INF-3DHP 3DPCK@150 mm and its area under the curve (0..150 mm).
 * ``pck``: generic 2D PCK with a per-sample normaliser (PCK@0.2 of the torso on LSP).
-* ``compute_similarity_transform``: MATLAB ``procrustes`` of integral-human-pose (datasets.md
-  §4.3), used by the 3D datasets for the pixels-per-mm scale.
+* ``compute_similarity_transform``: MATLAB ``procrustes`` of integral-human-pose, used by the 3D
+  datasets for the pixels-per-mm scale.
 """
 import math
 
@@ -56,7 +56,7 @@ def is_better(metric: str, new: float, best: float | None) -> bool:
 def heatmap_accuracy(output_hm: torch.Tensor, target_hm: torch.Tensor,
                      acc_idxs: list[int] | tuple[int, ...],
                      thr: float = 0.5) -> tuple[float, np.ndarray]:
-    """The original's heatmap accuracy (reference.md F.3).
+    """The original's heatmap accuracy.
 
     Both heatmaps are decoded by argmax (integer cells). A joint of a sample counts only when its
     ground-truth cell has x > 0 and y > 0. Distances are divided by ``h / 10`` (6.4 cells for a

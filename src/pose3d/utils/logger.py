@@ -1,6 +1,6 @@
 """Experiment log: options dump, a timestamped text log and optional tensorboardX scalars.
 
-Layout (the original's, reference B.5)::
+Layout (the original's)::
 
     <save_dir>/opt.txt, opt.json                 resolved options (see ``pose3d.opts.save_opts``)
     <save_dir>/logs_<YYYY-mm-dd-HH-MM>/opt.txt   copy of opt.txt
