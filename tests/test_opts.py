@@ -309,3 +309,19 @@ def test_logger_skips_undefined_scalars(tmp_path):
     assert logger.scalar_summary("val_acc", 0.5, 1) is True
     logger.close()
     assert added == [("val_acc", 0.5, 1)]
+
+
+@pytest.mark.parametrize("argv,flag", [
+    ("--arch msra_18 --num_features 32", "--num_features"),
+    ("--arch msra_50 --num_modules 1", "--num_modules"),
+    ("--weight_3d 0.1", "--weight_3d"),
+    ("--task human2d --weight_var 0.01", "--weight_var"),
+])
+def test_flags_without_effect_are_refused(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _parse(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.count("\n") == 0 and flag in err and "no effect" in err
+    # The same values are fine where they are read.
+    _parse("--arch hg --num_features 32 --num_modules 1 --task human3d --weight_3d 0.1 "
+           "--weight_var 0.01")

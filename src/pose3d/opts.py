@@ -431,6 +431,17 @@ def validate(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     if opt.num_stacks < 1:
         bad("--num_stacks" if arch == "hg" else "--arch", opt.num_stacks, "at least 1 stack")
 
+    if is_msra:
+        for flag, default in (("num_modules", 2), ("num_features", 256)):
+            if getattr(opt, flag) != default:
+                parser.error(f"argument --{flag}: {getattr(opt, flag)} has no effect on --arch "
+                             f"{arch}; it sizes the stacked hourglass (--arch hg)")
+    if opt.task == "human2d" and not opt.test:
+        for flag in ("weight_3d", "weight_var"):
+            if getattr(opt, flag) > 0:
+                parser.error(f"argument --{flag}: {getattr(opt, flag):g} has no effect with "
+                             "--task human2d (no depth head, no 3D loss); add --task human3d")
+
     for flag in ("lr", "batch_size", "num_epochs"):
         if getattr(opt, flag) <= 0:
             bad(f"--{flag}", getattr(opt, flag), "must be positive")
