@@ -1,9 +1,9 @@
 """The training / testing flow of the original ``main.py``.
 
-Fail fast, then run: flags this command would ignore -> device -> every dataset file of the
-run -> the checkpoint (``--load_model`` / ``--resume``) -> the network (the only point where
-ImageNet weights may be downloaded) and its weights -> the experiment folder and log (DDP under
-torchrun) -> ``--test``: one pass, results.json and exit; else the epoch loop
+Fail fast, then run: flags this command would ignore -> device and precision (apex) -> every
+dataset file of the run -> the checkpoint (``--load_model`` / ``--resume``) -> the network (the
+only point where ImageNet weights may be downloaded) and its weights -> the experiment folder and
+log (DDP under torchrun) -> ``--test``: one pass, results.json and exit; else the epoch loop
 (:class:`pose3d.train.loop.TrainingLoop`). A run that stops before writing a checkpoint or
 results removes the experiment folder it created; a folder that existed is never touched.
 
@@ -149,6 +149,7 @@ def run(opt) -> dict:
     rank, local_rank, world = dev.dist_env()
     device = dev.resolve_device(opt.device, opt.gpus, local_rank)
     check_run_flags(opt)
+    scaler = dev.build_scaler(device, opt.amp, opt.apex)  # --apex without apex: one line now
     val_set, train_set = load_datasets(opt)
     ckpt = read_checkpoint(opt)
     if world > 1:
@@ -162,7 +163,6 @@ def run(opt) -> dict:
     if ckpt is not None:
         load_model_weights(model, ckpt["state_dict"], opt.arch, source=opt.load_model)
         print(f"Loaded {opt.load_model}, epoch {ckpt.get('epoch', 0)}")
-    scaler = dev.build_scaler(device, opt.amp, opt.apex)
 
     save_dir = Path(opt.save_dir)
     existed = save_dir.exists()
