@@ -431,6 +431,12 @@ def validate(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     if opt.num_stacks < 1:
         bad("--num_stacks" if arch == "hg" else "--arch", opt.num_stacks, "at least 1 stack")
 
+    for flag in ("lr", "batch_size", "num_epochs"):
+        if getattr(opt, flag) <= 0:
+            bad(f"--{flag}", getattr(opt, flag), "must be positive")
+    for flag in ("num_modules", "num_features"):
+        if getattr(opt, flag) < 1:
+            bad(f"--{flag}", getattr(opt, flag), "must be at least 1")
     if is_msra:
         for flag, default in (("num_modules", 2), ("num_features", 256)):
             if getattr(opt, flag) != default:
@@ -441,13 +447,6 @@ def validate(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
             if getattr(opt, flag) > 0:
                 parser.error(f"argument --{flag}: {getattr(opt, flag):g} has no effect with "
                              "--task human2d (no depth head, no 3D loss); add --task human3d")
-
-    for flag in ("lr", "batch_size", "num_epochs"):
-        if getattr(opt, flag) <= 0:
-            bad(f"--{flag}", getattr(opt, flag), "must be positive")
-    for flag in ("num_modules", "num_features"):
-        if getattr(opt, flag) < 1:
-            bad(f"--{flag}", getattr(opt, flag), "must be at least 1")
     for flag in ("num_workers", "weight_3d", "weight_var", "weight_decay", "scale", "rotate",
                  "max_bad_steps"):
         if getattr(opt, flag) < 0:
