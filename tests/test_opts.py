@@ -123,7 +123,7 @@ def test_load_model_relative_to_src(tmp_path, monkeypatch):
 def test_derived_resolutions_and_aug():
     coco = _parse("--dataset coco")
     assert (coco.input_h, coco.input_w, coco.output_h, coco.output_w) == (256, 192, 64, 48)
-    assert (coco.scale, coco.rotate, coco.num_output) == (0.3, 40, 17)
+    assert (coco.scale, coco.rotate, coco.num_output) == (0.3, 40, 16)
     small = _parse("--arch msra_18 --input_h 128 --input_w 128 --output_h 32 --output_w 32")
     assert (small.input_h, small.output_w) == (128, 32)
     partial = _parse("--input_h 128 --input_w 128")
@@ -265,3 +265,63 @@ def test_logger_without_tensorboardx(tmp_path, monkeypatch):
     logger.scalar_summary("val_mpjpe", 60.0, 5)
     logger.write("ok\n")
     logger.close()
+
+
+def test_coco_predicts_the_16_joints_its_loader_returns():
+    from pose3d.skeleton import MPII16
+
+    for task in ("human2d", "human3d"):
+        o = _parse(f"--dataset coco --task {task}")
+        assert o.num_output == MPII16.num_joints == len(MPII16.flip_index) == 16
+        assert set(o.heads.values()) == {16}
+
+
+def test_unused_flags_say_so_in_help():
+    helps = {a.dest: a.help for a in build_parser()._actions}
+    for flag in ("all_pts", "multi_person"):
+        assert "no effect, as in the original" in helps[flag]
+        assert getattr(_parse(f"--{flag}"), flag) is True  # still accepted
+    assert "no effect" not in helps["debug"]
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2", "3"])
+def test_debug_levels_are_accepted(level):
+    assert _parse(f"--debug {level}").debug == int(level)
+
+
+def test_dataset_choices_are_the_registry():
+    from pose3d.datasets import DATASETS
+
+    assert set(opts_mod.DATASETS) == set(DATASETS)
+    for name in opts_mod.DATASETS_3D:
+        assert DATASETS[name].is_3d
+    for name in opts_mod.DATASETS_2D:
+        assert not DATASETS[name].is_3d
+
+
+def test_logger_skips_undefined_scalars(tmp_path):
+    logger = Logger(parse(["--exp_dir", str(tmp_path)]))
+    added = []
+    logger.writer = type("W", (), {"add_scalar": lambda self, *a: added.append(a),
+                                    "close": lambda self: None})()
+    assert logger.scalar_summary("val_pck", float("nan"), 1) is False
+    assert logger.scalar_summary("val_pck", None, 1) is False
+    assert logger.scalar_summary("val_acc", 0.5, 1) is True
+    logger.close()
+    assert added == [("val_acc", 0.5, 1)]
+
+
+@pytest.mark.parametrize("argv,flag", [
+    ("--arch msra_18 --num_features 32", "--num_features"),
+    ("--arch msra_50 --num_modules 1", "--num_modules"),
+    ("--weight_3d 0.1", "--weight_3d"),
+    ("--task human2d --weight_var 0.01", "--weight_var"),
+])
+def test_flags_without_effect_are_refused(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _parse(argv)
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.count("\n") == 0 and flag in err and "no effect" in err
+    # The same values are fine where they are read.
+    _parse("--arch hg --num_features 32 --num_modules 1 --task human3d --weight_3d 0.1 "
+           "--weight_var 0.01")

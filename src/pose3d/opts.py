@@ -48,6 +48,9 @@ MSRA_DEPTHS: tuple[int, ...] = (18, 34, 50, 101, 152)
 ARCH_HELP = "hg | hg_<stacks> | msra_<depth> with depth 18, 34, 50, 101 or 152"
 # Both networks produce heatmaps at 1/4 of the input resolution.
 NETWORK_STRIDE = 4
+# Every dataset is mapped to the 16 MPII joints the network predicts (COCO included).
+NUM_JOINTS = 16
+NO_EFFECT = "accepted for compatibility; no effect, as in the original"
 DEFAULT_NUM_STACKS = 2
 
 
@@ -151,12 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("dataset and augmentation")
     g.add_argument("--dataset", default="mpii",
-                   help="mpii | lsp_extended | flic_full | coco | fusion_3d | H36M | MPII3D | 3DPW "
-                        "| OcclusionPerson")
+                   help=" | ".join(DATASETS))
     g.add_argument("--dataset2D", default="mpii",
-                   help="2D part of fusion_3d: mpii | lsp_extended | flic_full")
+                   help="2D part of fusion_3d: " + " | ".join(DATASETS_2D))
     g.add_argument("--dataset3D", default="H36M",
-                   help="3D part of fusion_3d: H36M | MPII3D | 3DPW | OcclusionPerson")
+                   help="3D part of fusion_3d: " + " | ".join(DATASETS_3D))
     g.add_argument("--ratio_3d", type=float, default=1,
                    help="fusion_3d: at most ratio_3d x #2D samples of the 3D set per epoch; "
                         "<=0 uses all 3D samples")
@@ -165,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rotate", type=float, default=-1,
                    help="rotation augmentation in degrees; -1: 30 (coco 40)")
     g.add_argument("--flip", type=float, default=0.5, help="horizontal flip probability")
-    g.add_argument("--all_pts", action="store_true", help="heatmap for all persons in stack 1")
+    g.add_argument("--all_pts", action="store_true",
+                   help=f"heatmap for all persons in stack 1; {NO_EFFECT}")
     g.add_argument("--multi_person", action="store_true",
-                   help="heatmap for all persons in final stack")
+                   help=f"heatmap for all persons in final stack; {NO_EFFECT}")
 
     g = p.add_argument_group("loss")
     g.add_argument("--weight_3d", type=float, default=0,
@@ -367,7 +370,9 @@ def derive(opt: argparse.Namespace) -> argparse.Namespace:
     if opt.rotate == -1:
         opt.rotate = 40 if is_coco else 30
 
-    opt.num_output = 17 if is_coco else 16
+    # The original set 17 for coco but still built a 16-joint head; the loaders all return the
+    # 16 MPII joints, so the targets, the head and the flip pairs agree.
+    opt.num_output = NUM_JOINTS
     opt.num_output_depth = opt.num_output if opt.task == "human3d" else 0
     opt.heads = {"hm": opt.num_output}
     if opt.num_output_depth > 0:
@@ -450,6 +455,16 @@ def validate(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     for flag in ("num_modules", "num_features"):
         if getattr(opt, flag) < 1:
             bad(f"--{flag}", getattr(opt, flag), "must be at least 1")
+    if is_msra:
+        for flag, default in (("num_modules", 2), ("num_features", 256)):
+            if getattr(opt, flag) != default:
+                parser.error(f"argument --{flag}: {getattr(opt, flag)} has no effect on --arch "
+                             f"{arch}; it sizes the stacked hourglass (--arch hg)")
+    if opt.task == "human2d" and not opt.test:
+        for flag in ("weight_3d", "weight_var"):
+            if getattr(opt, flag) > 0:
+                parser.error(f"argument --{flag}: {getattr(opt, flag):g} has no effect with "
+                             "--task human2d (no depth head, no 3D loss); add --task human3d")
     for flag in ("num_workers", "weight_3d", "weight_var", "weight_decay", "scale", "rotate",
                  "max_bad_steps"):
         if getattr(opt, flag) < 0:

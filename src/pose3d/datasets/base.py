@@ -114,6 +114,7 @@ class PoseDataset(Dataset):
     rotate_in_train = True      # the 3D datasets of the original never rotate
     subsample_val = False       # 3D datasets validate on every 10th sample unless --full_test
     val_stride = 10
+    note = ""                   # which files or parts were used; the runner logs it
 
     def __init__(self, split: str, data_dir: str | os.PathLike, cfg: DataConfig | None = None):
         if split not in ("train", "val"):

@@ -1,11 +1,17 @@
-"""COCO person keypoints (2017), read from the official json (Xiao et al.'s layout).
+"""COCO person keypoints (2017), read from the official json with ``pycocotools`` (Xiao et
+al.'s layout).
 
 Layout: ``coco/annotations/person_keypoints_{train,val}2017.json`` and
 ``coco/images/{train,val}2017/<file_name>``. Each annotation holds ``keypoints`` (17 x [x, y, v]
 flat, 0-based px, v: 0 unlabelled, 1 labelled but hidden, 2 labelled and visible), ``bbox``
 ``[x, y, w, h]``, ``image_id``, ``iscrowd``, ``category_id``.
 """
+import contextlib
+import io
+from pathlib import Path
+
 import numpy as np
+from pycocotools.coco import COCO as CocoApi
 
 from pose3d.skeleton import COCO17, MPII16
 from pose3d.utils.errors import DataFormatError
@@ -21,6 +27,45 @@ _FIX = "use the original person_keypoints json"
 # head's vertical axis, about halfway up the head).
 _UPPER_NECK, _HEAD_TOP = 0.75, 1.4
 _FACE = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
+
+
+def _read_coco(path: Path) -> CocoApi:
+    """The keypoint json as a ``pycocotools`` index, after checking the fields it relies on.
+
+    Raises:
+        DataFormatError: missing or unparsable file, or a missing field; the message names the
+            file, the entry and the field (``pycocotools`` alone would raise a bare KeyError).
+    """
+    data = load_json(path, "COCO keypoint annotation")
+    for key in ("images", "annotations"):
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            raise DataFormatError(path, f"no list '{key}' at the top level", _FIX)
+    for i, img in enumerate(data["images"]):
+        for key in ("id", "file_name"):
+            if not isinstance(img, dict) or key not in img:
+                raise DataFormatError(path, f"images[{i}] has no field '{key}'", _FIX)
+        if not (isinstance(img["id"], (int, float, str)) and isinstance(img["file_name"], str)):
+            raise DataFormatError(path, f"images[{i}]: 'id' must be a number and 'file_name' "
+                                  "a string", _FIX)
+    ids = {img["id"] for img in data["images"]}
+    for i, ann in enumerate(data["annotations"]):
+        for key in ("keypoints", "bbox", "image_id", "id", "category_id"):
+            if not isinstance(ann, dict) or key not in ann:
+                raise DataFormatError(path, f"annotations[{i}] has no field '{key}'", _FIX)
+        if not isinstance(ann["image_id"], (int, float, str)) or ann["image_id"] not in ids:
+            raise DataFormatError(path, f"annotations[{i}]: image_id {ann['image_id']} is not in "
+                                  "'images'", _FIX)
+        field_array(ann["keypoints"], (COCO17.num_joints * 3,), path, f"annotations[{i}]",
+                    "keypoints", _FIX)
+        field_array(ann["bbox"], (4,), path, f"annotations[{i}]", "bbox", _FIX)
+    for i, cat in enumerate(data.get("categories") or []):
+        if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
+            raise DataFormatError(path, f"categories[{i}] needs the fields 'id' and 'name'", _FIX)
+    coco = CocoApi()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):  # createIndex prints its progress
+        coco.createIndex()
+    return coco
 
 
 class COCO(PoseDataset):
@@ -46,41 +91,20 @@ class COCO(PoseDataset):
         require_dir(root, "COCO")
         tag = "train2017" if self.split == "train" else "val2017"
         path = root / "annotations" / f"person_keypoints_{tag}.json"
-        data = load_json(path, "COCO keypoint annotation")
-        for key in ("images", "annotations"):
-            if not isinstance(data, dict) or not isinstance(data.get(key), list):
-                raise DataFormatError(path, f"no list '{key}' at the top level", _FIX)
-        files = {}
-        for i, img in enumerate(data["images"]):
-            for key in ("id", "file_name"):
-                if not isinstance(img, dict) or key not in img:
-                    raise DataFormatError(path, f"images[{i}] has no field '{key}'", _FIX)
-            if not (isinstance(img["id"], (int, float, str))
-                    and isinstance(img["file_name"], str)):
-                raise DataFormatError(path, f"images[{i}]: 'id' must be a number and 'file_name' "
-                                      "a string", _FIX)
-            files[img["id"]] = str(root / "images" / tag / img["file_name"])
-
-        k = COCO17.num_joints
+        coco = _read_coco(path)
         kept = []
-        for i, ann in enumerate(data["annotations"]):
-            where = f"annotations[{i}]"
-            for key in ("keypoints", "bbox", "image_id"):
-                if not isinstance(ann, dict) or key not in ann:
-                    raise DataFormatError(path, f"{where} has no field '{key}'", _FIX)
-            kps = field_array(ann["keypoints"], (k * 3,), path, where, "keypoints", _FIX)
-            kps = kps.reshape(k, 3)
-            bbox = field_array(ann["bbox"], (4,), path, where, "bbox", _FIX)
-            if not isinstance(ann["image_id"], (int, float, str)) or ann["image_id"] not in files:
-                raise DataFormatError(path, f"{where}: image_id {ann['image_id']} is not in "
-                                      "'images'", _FIX)
+        people = coco.getCatIds(catNms=["person"]) or [1]
+        for ann in coco.loadAnns(coco.getAnnIds(catIds=people)):
+            kps = np.asarray(ann["keypoints"], dtype=np.float64).reshape(COCO17.num_joints, 3)
+            bbox = np.asarray(ann["bbox"], dtype=np.float64)
             labelled = (kps[:, 2] > 0) & np.isfinite(kps[:, :2]).all(axis=1)
-            if ann.get("iscrowd", 0) or ann.get("category_id", 1) != 1 or not labelled.any():
+            if ann.get("iscrowd", 0) or not labelled.any():
                 continue
             if not (np.isfinite(bbox).all() and bbox[2] > 0 and bbox[3] > 0):
                 continue
-            kept.append((files[ann["image_id"]], np.where(labelled[:, None], kps[:, :2], 0.0),
-                         labelled, bbox))
+            image = coco.imgs[ann["image_id"]]
+            kept.append((str(root / "images" / tag / image["file_name"]),
+                         np.where(labelled[:, None], kps[:, :2], 0.0), labelled, bbox))
         if not kept:
             return []
 

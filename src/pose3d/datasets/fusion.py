@@ -76,6 +76,7 @@ class Fusion3D(Dataset):
         self.num_joints = self.dataset3d.num_joints
         self.skeleton = self.dataset3d.skeleton
         self._subset_cache: dict[int, np.ndarray] = {}
+        self.note = "; ".join(d.note for d in self.datasets.values() if d.note)
         logger.info("fusion_3d %s: %d 3D (%s) + %d 2D (%s) samples", split, self.n_images_3d,
                     self.cfg.dataset3d, self.n_images_2d,
                     self.cfg.dataset2d if self.dataset2d is not None else "-")

@@ -105,33 +105,63 @@ def _mat_joints(path: Path, shape_first: tuple[int, int],
 class LSPExtended(PoseDataset):
     """LSP (2000) + LSP-Extended (10000), mapped to MPII16 by name.
 
-    Split (counts from the array shapes): train = every LSPET image + the first half of LSP,
-    val = the second half of LSP (the real files give 10000 + 1000 / 1000, as the fork).
+    Split (counts from the array shapes), with both folders: train = every LSPET image + the
+    first half of LSP, val = the second half of LSP (the real files give 10000 + 1000 / 1000, as
+    the fork). Either folder alone is enough: with LSP only, train / val are its two halves;
+    with LSPET only, the last tenth of its images (at least one) is held out for validation and
+    never trained on. The parts found are logged and kept in ``note``.
     Joints are converted to 0-based pixels (``- 1``) so they sit on the image pixels.
     Visibility: LSP flag inverted (occluded joints count as unlabelled, as in LSPET, whose
     occluded joints carry no position); LSPET flag 1; non-finite coordinates are missing.
     Box: :func:`joint_box` over the annotated joints (LSP: all 14, occluded ones included;
-    LSPET: flag 1) instead of the fork's over-tight UniPose box; the image
-    size is not needed (the base clips the side to the image), so no image is opened here.
+    LSPET: flag 1) instead of the fork's over-tight UniPose box; the image size is not needed
+    (the base clips the side to the image), so no image is opened here.
     """
 
     name = "lsp_extended"
+    #: Fraction of LSPET held out for validation when the LSP folder is absent.
+    lspet_val_fraction = 0.1
+
+    def _parts(self) -> list[tuple[Path, str, np.ndarray, int, bool, str]]:
+        """(image folder, file pattern, joints (n, 14, 3), index of the first image, is LSP,
+        description) of every part of this split, from the folders that exist."""
+        lsp_dir, et_dir = self.data_dir / "lsp", self.data_dir / "lsp_extended"
+        has_lsp, has_et = lsp_dir.is_dir(), et_dir.is_dir()
+        if not (has_lsp or has_et):
+            raise DataFormatError(
+                self.data_dir, "neither lsp/ (lsp_dataset.zip) nor lsp_extended/ "
+                "(lspet_dataset.zip) is there", "extract at least one of them under --data_dir, "
+                "or point --data_dir at the data root")
+        train = self.split == "train"
+        parts = []
+        if has_et:
+            et = _mat_joints(et_dir / "joints.mat", (14, 3), (2, 0, 1))
+            if has_lsp and train:
+                parts.append((et_dir / "images", "im%05d.jpg", et, 0, False,
+                              f"LSP-Extended images 1-{len(et)}"))
+            elif not has_lsp:
+                held = min(len(et), max(1, int(round(len(et) * self.lspet_val_fraction))))
+                first = len(et) - held if not train else 0
+                chunk = et[first:] if not train else et[:len(et) - held]
+                parts.append((et_dir / "images", "im%05d.jpg", chunk, first, False,
+                              f"LSP-Extended images {first + 1}-{first + len(chunk)}"))
+        if has_lsp:
+            lsp = _mat_joints(lsp_dir / "joints.mat", (3, 14), (2, 1, 0))
+            half = len(lsp) // 2
+            first = 0 if train else half
+            chunk = lsp[:half] if train else lsp[half:]
+            parts.append((lsp_dir / "images", "im%04d.jpg", chunk, first, True,
+                          f"LSP images {first + 1}-{first + len(chunk)}"))
+        found = ", ".join(f"{d.name}/ {'found' if ok else 'missing'}"
+                          for d, ok in ((lsp_dir, has_lsp), (et_dir, has_et)))
+        self.note = (f"{self.name} {self.split}: " + " + ".join(p[-1] for p in parts)
+                     + f" ({found})")
+        log.info(self.note)
+        return parts
 
     def _load_records(self) -> list[dict]:
-        lsp_dir, et_dir = self.data_dir / "lsp", self.data_dir / "lsp_extended"
-        require_dir(lsp_dir, "LSP")
-        lsp = _mat_joints(lsp_dir / "joints.mat", (3, 14), (2, 1, 0))
-        half = len(lsp) // 2
-        # (image folder, file pattern, joints (n, 14, 3), index of the first image, is LSP)
-        parts = [(lsp_dir / "images", "im%04d.jpg", lsp[half:], half, True)]
-        if self.split == "train":
-            require_dir(et_dir, "LSP-Extended")
-            et = _mat_joints(et_dir / "joints.mat", (14, 3), (2, 0, 1))
-            parts = [(et_dir / "images", "im%05d.jpg", et, 0, False),
-                     (lsp_dir / "images", "im%04d.jpg", lsp[:half], 0, True)]
-
         records, skipped = [], 0
-        for images, pattern, arr, first, is_lsp in parts:
+        for images, pattern, arr, first, is_lsp, _ in self._parts():
             xy, flag = arr[..., :2] - 1.0, arr[..., 2]
             finite = np.isfinite(xy).all(axis=2)
             # LSP flags occluded joints, which are still annotated (they shape the box);

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pose3d.evaluation.pckh import check_person_count, load_gt_valid
 from pose3d.skeleton import MPII16
 from pose3d.utils.errors import DataFormatError
 
@@ -109,4 +110,14 @@ class MPII(PoseDataset):
             records.append({"image": str(images / str(rec["image"])), "joints": joints,
                             "vis": labelled.astype(np.float64), "center": center,
                             "scale": scale * 1.25 * 200.0})
+        if self.split == "val":
+            self._check_gt_valid(path, len(records))
         return records
+
+    def _check_gt_valid(self, annot_path: Path, n_records: int) -> None:
+        """Read ``gt_valid.mat`` now, when present, so that a file PCKh cannot use stops the run
+        before training instead of at the first validation."""
+        gt_path = self.data_dir / "mpii" / "annot" / "gt_valid.mat"
+        if gt_path.is_file():
+            n_gt = load_gt_valid(gt_path)["pos_gt_src"].shape[-1]
+            check_person_count(gt_path, n_gt, annot_path, n_records)

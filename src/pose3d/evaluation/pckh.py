@@ -93,6 +93,21 @@ def load_gt_valid(path: str | os.PathLike) -> dict[str, np.ndarray]:
             "headboxes_src": boxes}
 
 
+def check_person_count(gt_path: str | os.PathLike, n_gt: int, annot_path: str | os.PathLike,
+                       n_annot: int) -> None:
+    """PCKh matches predictions to ``gt_valid.mat`` by position: both files must list the same
+    people.
+
+    Raises:
+        DataFormatError: the counts differ; the message names both files and both counts.
+    """
+    if n_gt != n_annot:
+        raise DataFormatError(
+            gt_path, f"holds {n_gt} people but {annot_path} holds {n_annot}",
+            f"use the gt_valid.mat released with that {Path(annot_path).name} (same people, same "
+            "order), or remove gt_valid.mat to validate with PCK@0.2 instead")
+
+
 def _part_means(per_joint: np.ndarray) -> dict[str, float]:
     out = {}
     for label, names in TABLE_PARTS:
@@ -155,9 +170,11 @@ def pckh(preds, gt: dict[str, np.ndarray], thr: float = 0.5) -> dict:
 
 
 def format_pckh_table(result: dict) -> str:
-    """Two-line text table of a :func:`pckh` result (header, values with 2 decimals)."""
+    """Two-line text table of a :func:`pckh` result (header, values with 2 decimals; ``n/a``
+    for a part with no visible joint)."""
     keys = [label for label, _ in TABLE_PARTS] + ["Mean", "Mean@0.1"]
     width = max(len(k) for k in keys) + 1
     header = "".join(f"{k:>{width}}" for k in keys)
-    values = "".join(f"{result[k]:>{width}.2f}" for k in keys)
+    values = "".join(f"{result[k]:>{width}.2f}" if np.isfinite(result[k]) else f"{'n/a':>{width}}"
+                     for k in keys)
     return f"PCKh@{result['thr']:g}\n{header}\n{values}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from pose3d.evaluation.metrics import heatmap_accuracy, pck, torso_size
-from pose3d.evaluation.pckh import format_pckh_table, load_gt_valid, pckh
+from pose3d.evaluation.pckh import check_person_count, format_pckh_table, load_gt_valid, pckh
 from pose3d.inference import decode_2d, merge_stacks
 from pose3d.skeleton import ACC_IDXS, MPII16
 
@@ -35,7 +35,10 @@ class Trainer2D(BaseTrainer):
         gt_valid = dataset.data_dir / "mpii" / "annot" / "gt_valid.mat"
         if dataset.name == "mpii" and dataset.split == "val" and gt_valid.is_file() \
                 and len(preds) == len(dataset.records):
-            res = pckh(preds, load_gt_valid(gt_valid))
+            gt = load_gt_valid(gt_valid)
+            check_person_count(gt_valid, gt["pos_gt_src"].shape[-1], dataset.annotation_file(),
+                               len(dataset.records))
+            res = pckh(preds, gt)
             metrics["pckh"] = res["Mean"]
             results["pckh"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
                                for k, v in res.items()}

@@ -12,6 +12,7 @@ Only the main process writes: with ``enabled=False`` (other DDP ranks) every met
 """
 import argparse
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -71,10 +72,24 @@ class Logger:
         if "\n" in txt:
             self._file.flush()
 
-    def scalar_summary(self, tag: str, value: Any, step: int) -> None:
-        """Log a scalar (e.g. ``train_loss`` per epoch) to tensorboard when available."""
+    def scalar_summary(self, tag: str, value: Any, step: int) -> bool:
+        """Log a scalar (e.g. ``train_loss`` per epoch) to tensorboard when available.
+
+        An undefined value (None, NaN, inf: a metric without a valid sample) is not logged, so
+        tensorboard curves never hold NaN.
+
+        Returns:
+            Whether ``value`` was a finite number (and so was logged, when a writer exists).
+        """
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(value):
+            return False
         if self.writer is not None:
-            self.writer.add_scalar(tag, float(value), step)
+            self.writer.add_scalar(tag, value, step)
+        return True
 
     def close(self) -> None:
         """Close the text log and the tensorboard writer; safe to call twice, never raises."""
