@@ -309,4 +309,5 @@ def test_release_to_training_and_full_test(tmp_path):
     assert results
     payload = json.loads(results[0].read_text())
     assert payload["dataset"] == "fusion_3d" and payload["metrics"]
+    assert "3DPW 3D joints: smpl_joints" in payload["data"]     # which joints the numbers use
     assert all(np.isfinite(v) for v in payload["metrics"].values() if isinstance(v, float))

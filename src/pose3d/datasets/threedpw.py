@@ -18,7 +18,14 @@ Known data quirks of the fork's preprocessing (not of this reader): its train sp
 MPII thorax from SPIN's thorax while val takes it from the H36M regressor's spine, and its 2D
 joints were converted as if they were COCO-17.
 """
+import json
+
+from pose3d.utils.errors import DataFormatError
+
 from .mpii3d import MPII3D
+
+#: Written by ``scripts/prepare_data.py 3dpw`` beside the dbs: where the 3D joints came from.
+PREPARE_INFO = "3dpw_prepare.json"
 
 
 class ThreeDPW(MPII3D):
@@ -26,3 +33,24 @@ class ThreeDPW(MPII3D):
 
     name = "3DPW"
     db_prefix = "3dpw"
+
+    def _load_records(self) -> list[dict]:
+        records = super()._load_records()
+        self.note = joints_source_note(self.data_dir / "vibe_db" / PREPARE_INFO)
+        return records
+
+
+def joints_source_note(path) -> str:
+    """What ``3dpw_prepare.json`` says of the 3D joints ('' for dbs of other origins).
+
+    SMPL joints and the H36M regressor's joints are different points (hips, neck, head), so a
+    result must say which it was computed on.
+    """
+    if not path.is_file():
+        return ""
+    try:
+        info = json.loads(path.read_text())
+        return f"3DPW 3D joints: {info['joints3D_source']} ({info['joints3D']})"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataFormatError(path, f"cannot be read ({type(exc).__name__}: {exc})",
+                              "run scripts/prepare_data.py 3dpw again") from None

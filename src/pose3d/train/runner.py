@@ -244,7 +244,8 @@ def _test(opt, device, is_main: bool, logger, setup, val_set) -> dict:
                                             (opt.input_h, opt.input_w))
     metrics, results, store = trainer.val(0, val_loader, val_set)
     write_results([opt.save_dir, logger.log_dir],
-                  {"exp_id": opt.exp_id, "dataset": opt.dataset, "task": opt.task},
+                  {"exp_id": opt.exp_id, "dataset": opt.dataset, "task": opt.task,
+                   **({"data": val_set.note} if getattr(val_set, "note", "") else {})},
                   metrics, results, store)
     logger.write("Evaluation: " + " | ".join(f"{k}: {format_metric(v)}" for k, v in
                                                metrics.items()) + " | \n")
