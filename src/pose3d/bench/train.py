@@ -2,8 +2,8 @@
 
 The model, optimizer, scaler, loss and trainer are built as ``train/runner.py`` builds them from
 the parsed options (``build_model``, ``build_optimizer``, ``build_scaler``, ``build_loss``,
-``TRAINERS[opt.task]``), with ``--channels_last`` / ``--compile`` applied in the runner's order,
-and each timed call is ``trainer.train(epoch, [batch])``: one step of the shipped loop (autocast
+``TRAINERS[opt.task]``), with ``--channels_last`` / ``--compile`` applied by the runner's own
+``prepare_model``, and each timed call is ``trainer.train(epoch, [batch])``: one step of the shipped loop (autocast
 forward, float32 losses with the vectorised bone loss, non-finite guard, BatchNorm snapshot,
 backward through the scaler, optimizer step, batch metrics). The batch is fixed and in memory
 (half 3D samples, half 2D), so the figure leaves data loading out; the ``data`` section has it.
@@ -20,7 +20,7 @@ from pose3d.losses import build_loss
 from pose3d.skeleton import H36M17
 from pose3d.train import TRAINERS
 from pose3d.train.base import collate_batch
-from pose3d.train.runner import build_model, build_optimizer
+from pose3d.train.runner import build_model, prepare_model
 from pose3d.utils import device as dev
 
 from .timing import MIB, PeakMemory, error_text, tensor_bytes, time_call
@@ -77,14 +77,8 @@ def build_trainer(opt, device: torch.device, seed: int = 0):
     """The trainer of ``opt.task`` with everything ``train/runner.py`` gives it (no data)."""
     torch.manual_seed(seed)
     model = build_model(opt, pretrained=False)
-    optimizer = build_optimizer(opt, model)
     scaler = dev.build_scaler(device, opt.amp, opt.apex)
-    model.to(device)
-    if opt.channels_last:
-        model.to(memory_format=torch.channels_last)
-    net = dev.wrap_distributed(model, device)
-    if opt.compile:
-        net = torch.compile(net)
+    model, net, optimizer, _ = prepare_model(opt, device, model, scaler)
     loss_fn = build_loss(opt.task, opt.weight_3d, opt.weight_var)
     trainer = TRAINERS[opt.task](opt, net, loss_fn, optimizer, scaler, device, is_main=False)
     return trainer, model

@@ -199,7 +199,7 @@ def _remove_if_unused(save_dir: Path) -> None:
     shutil.rmtree(save_dir, ignore_errors=True)
 
 
-def _prepare(opt, device, model, scaler):
+def prepare_model(opt, device, model, scaler):
     """Model on the device, optimizer, LR schedule, apex; returns them and the DDP/compiled net."""
     optimizer = build_optimizer(opt, model)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.lr_step, gamma=0.1)
@@ -225,7 +225,7 @@ def _val_loader(opt, val_set, device) -> DataLoader:
 def _test(opt, device, is_main: bool, logger, setup, val_set) -> dict:
     """``--test``: one validation pass on rank 0, results.json, the report."""
     model, scaler, _ = setup
-    model, net, optimizer, _ = _prepare(opt, device, model, scaler)
+    model, net, optimizer, _ = prepare_model(opt, device, model, scaler)
     trainer = TRAINERS[opt.task](opt, net, build_loss(opt.task, opt.weight_3d, opt.weight_var),
                                  optimizer, scaler, device, is_main)
     val_loader = _val_loader(opt, val_set, device)
@@ -258,7 +258,7 @@ def _test(opt, device, is_main: bool, logger, setup, val_set) -> dict:
 def _train(opt, device, rank: int, world: int, is_main: bool, logger, setup, datasets) -> dict:
     model, scaler, ckpt = setup
     val_set, train_set = datasets
-    model, net, optimizer, scheduler = _prepare(opt, device, model, scaler)
+    model, net, optimizer, scheduler = prepare_model(opt, device, model, scaler)
     start_epoch, skip_steps, best, val_pending = 1, 0, None, None
     if ckpt is not None and opt.resume:
         # After model.to(device): the optimizer puts its state on its parameters' device.
