@@ -159,7 +159,9 @@ def test_flip_keeps_joints_on_the_image(root, name):
         assert np.all(b["meta"]["vis"] <= plain.records[n]["vis"][flip_index])
         # Output pixel u of the flipped crop samples the image point of pixel W - u unflipped.
         diff = np.abs(b["input"][:, :, 1:] - a["input"][:, :, :0:-1])
-        assert diff.mean() < 1e-3 and diff.max() < 0.05   # fixed-point interpolation
+        # warpAffine's bilinear weights are fixed point (1/32 steps in OpenCV 4): at a sharp
+        # edge a pixel may differ by up to contrast/32, about 8 grey levels = 0.14 normalised.
+        assert diff.mean() < 1e-3 and diff.max() < 0.15
 
 
 def test_mpii_layout(root):
