@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from pose3d.cli import run_entry  # noqa: E402
 from pose3d.synthetic import RAW_WRITERS, WRITERS  # noqa: E402
 from pose3d.utils.errors import UserError  # noqa: E402
 
@@ -57,24 +58,25 @@ def select(names: list[str]) -> list[str]:
     return chosen
 
 
-def main(argv: list[str] | None = None) -> int:
+def write(argv: list[str]) -> None:
+    """Parse ``argv`` and run the chosen writers."""
     args = parse(argv)
-    try:
-        if args.num < 1:
-            raise UserError(f"--num {args.num}: must be at least 1")
-        if args.workers < 1:
-            raise UserError(f"--workers {args.workers}: must be at least 1")
-        for name in select(args.datasets):
-            t0 = time.time()
-            if name == "preview":
-                WRITERS[name](args.out, args.num, args.seed, args.workers, path=args.preview_out)
-            else:
-                WRITERS[name](args.out, args.num, args.seed, args.workers)
-            print(f"{name}: done in {time.time() - t0:.1f}s")
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    return 0
+    if args.num < 1:
+        raise UserError(f"--num {args.num}: must be at least 1")
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1")
+    for name in select(args.datasets):
+        t0 = time.time()
+        if name == "preview":
+            WRITERS[name](args.out, args.num, args.seed, args.workers, path=args.preview_out)
+        else:
+            WRITERS[name](args.out, args.num, args.seed, args.workers)
+        print(f"{name}: done in {time.time() - t0:.1f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0, or 1 after a one-line error."""
+    return run_entry(write, argv)
 
 
 if __name__ == "__main__":

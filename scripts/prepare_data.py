@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from pose3d.cli import run_entry  # noqa: E402
 from pose3d.paths import DATA_DIR  # noqa: E402
 from pose3d.prepare import PREPARERS, preparer  # noqa: E402
 from pose3d.prepare.common import CropPolicy, disk_usage  # noqa: E402
@@ -64,24 +65,25 @@ def crop_policy(args: argparse.Namespace) -> CropPolicy:
                       min_side=2 * args.input_res, full_frames=args.full_frames)
 
 
-def main(argv: list[str] | None = None) -> int:
+def prepare(argv: list[str]) -> None:
+    """Parse ``argv``, run the dataset's converter and print its summary."""
     args = build_parser().parse_args(argv)
     if args.data_dir is None:
         args.data_dir = DATA_DIR
-    try:
-        if args.workers < 1:
-            raise UserError(f"--workers {args.workers}: must be at least 1")
-        args.crop = crop_policy(args)
-        t0 = time.time()
-        summary = preparer(args.dataset).prepare(args)
-        summary.seconds = time.time() - t0
-        if not summary.disk_bytes:
-            summary.disk_bytes = disk_usage(*summary.outputs)
-        print(summary.format())
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    return 0
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: must be at least 1")
+    args.crop = crop_policy(args)
+    t0 = time.time()
+    summary = preparer(args.dataset).prepare(args)
+    summary.seconds = time.time() - t0
+    if not summary.disk_bytes:
+        summary.disk_bytes = disk_usage(*summary.outputs)
+    print(summary.format())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0, or 1 after a one-line error."""
+    return run_entry(prepare, argv)
 
 
 if __name__ == "__main__":
