@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import sys
 from pathlib import Path
 
@@ -53,14 +52,11 @@ from pose3d.prepare.threedpw_joints import (camera_pose_params, openpose_to_mpii
                                              smpl_to_mpii, world_to_camera)
 from pose3d.skeleton import MPII16, ROOT_MPII
 from pose3d.utils.errors import DataFormatError, UserError
+from pose3d.utils.io import read_pickle
 
 SPLITS = {"train": "train", "validation": "val", "test": "test"}   # release folder -> db split
 BOX_PAD = 1.2
 _REDOWNLOAD = "re-download and extract the 3DPW sequenceFiles archive"
-_NUMPY_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"),
-                  ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-                  ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
-                  ("_codecs", "encode")}
 REQUIRED = ("jointPositions", "poses2d", "cam_poses", "campose_valid", "cam_intrinsics",
             "img_frame_ids", "poses", "betas", "trans", "genders")
 
@@ -77,26 +73,9 @@ def add_arguments(parser) -> None:
                         help="leave out actor-frames with fewer MPII joints inside the frame")
 
 
-class _NumpyUnpickler(pickle.Unpickler):
-    """Admits numpy arrays, dtypes and scalars; builtin containers need no globals."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _NUMPY_GLOBALS:
-            raise pickle.UnpicklingError(f"refers to {module}.{name}, which a 3DPW sequence file "
-                                         "never holds")
-        if module == "numpy.core.multiarray":   # Python-2 era name of numpy._core
-            module = "numpy._core.multiarray"
-        return super().find_class(module, name)
-
-
 def _load_sequence_pickle(path: Path) -> dict:
-    """The dict of one sequence file, read without running code from it."""
-    try:
-        with open(path, "rb") as f:
-            data = _NumpyUnpickler(f, encoding="latin1").load()
-    except Exception as exc:  # a damaged pickle raises almost any type
-        raise DataFormatError(path, f"cannot be read ({type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:120]})", _REDOWNLOAD) from None
+    """The dict of one sequence file, read through the allowlist (nothing in it can run)."""
+    data = read_pickle(path, _REDOWNLOAD)
     if not isinstance(data, dict):
         raise DataFormatError(path, f"holds a {type(data).__name__}, expected a dict",
                               _REDOWNLOAD)

@@ -27,6 +27,7 @@ import numpy as np
 from pose3d.skeleton import (H36M17, H36M_REGRESSOR17, H36M_TO_MPII, MPII16, OPENPOSE18,
                              SMPL24)
 from pose3d.utils.errors import DataFormatError, UserError
+from pose3d.utils.io import ForbiddenGlobal, check_global
 
 NUM_VERTICES = 6890
 MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table",
@@ -34,11 +35,8 @@ MODEL_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "
 _CONVERT = ("save the model's arrays (v_template, shapedirs, posedirs, J_regressor, weights, "
             "kintree_table, f) as plain numpy arrays in a .npz")
 _GENDER_FILES = {"m": "SMPL_MALE", "f": "SMPL_FEMALE"}
-_MODEL_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"),
-                  ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
-                  ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
-                  ("_codecs", "encode"), ("scipy.sparse.csc", "csc_matrix"),
-                  ("scipy.sparse._csc", "csc_matrix")}
+# SMPL model pickles hold their regressor as a scipy sparse matrix, besides numpy arrays.
+_SPARSE_GLOBALS = frozenset({("scipy.sparse.csc", "csc_matrix"), ("scipy.sparse._csc", "csc_matrix")})
 # MPII16 joint <- regressor row, through the H36M joint names.
 REGRESSOR_TO_MPII = [H36M_REGRESSOR17.index(H36M17.names[j]) for j in H36M_TO_MPII]
 CHUNK = 256   # frames posed at once (vertices of 256 frames: 21 MB)
@@ -98,11 +96,11 @@ def camera_pose_params(poses: np.ndarray, cam_poses: np.ndarray) -> np.ndarray:
 
 class _ModelUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
-        if (module, name) not in _MODEL_GLOBALS:
-            raise pickle.UnpicklingError(f"refers to {module}.{name}")
-        if module == "numpy.core.multiarray":
-            module = "numpy._core.multiarray"
-        elif module == "scipy.sparse.csc":
+        try:
+            module, name = check_global(module, name, _SPARSE_GLOBALS)
+        except ForbiddenGlobal as exc:
+            raise pickle.UnpicklingError(f"refers to {exc.name}") from None
+        if module == "scipy.sparse.csc":
             module = "scipy.sparse"
         return super().find_class(module, name)
 

@@ -180,7 +180,16 @@ def load_pickle(path: str | os.PathLike, data_dir: str | os.PathLike, fix: str =
         DataFormatError: outside ``data_dir``, missing, not unpicklable, or asking for a global
             outside the allowlist.
     """
-    target = require_inside(path, data_dir)
+    return read_pickle(require_inside(path, data_dir), fix)
+
+
+def read_pickle(path: str | os.PathLike, fix: str = "") -> Any:
+    """A pickle through the allowlist; the caller has checked where the file lies.
+
+    Raises:
+        DataFormatError: missing, not unpicklable, or asking for a global outside the allowlist.
+    """
+    target = Path(os.path.abspath(path))
     if not target.is_file():
         raise DataFormatError(target, "annotation file is missing", fix)
     try:
