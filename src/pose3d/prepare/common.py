@@ -120,6 +120,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def dump_db_atomic(db: dict[str, np.ndarray], path: str | os.PathLike) -> None:
+    """``joblib.dump`` of a dict of arrays (the VIBE-style db format) through a temporary file.
+
+    Arrays are rebuilt with canonical dtypes, so the bytes do not depend on whether a part was
+    computed now or reloaded from the store (pickle memoises shared dtype objects).
+    """
+    import joblib
+
+    db = {sys.intern(k): np.array(v, dtype=np.dtype(v.dtype.str)) for k, v in db.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    joblib.dump(db, tmp)
+    os.replace(tmp, path)
+
+
 class SequenceStore:
     """Finished sequences of one preparation run, one ``<key>.npz`` each under ``root``.
 

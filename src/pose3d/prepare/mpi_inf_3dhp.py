@@ -33,14 +33,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, concat_records, crop_window,
-                                   loader_policy, require_dir, run_jobs, save_crop)
+                                   dump_db_atomic, loader_policy, require_dir, run_jobs, save_crop)
 from pose3d.skeleton import MPII16, ROOT_MPII
 from pose3d.utils.errors import DataFormatError, UserError
 
@@ -188,22 +187,13 @@ def _run_split(split: str, jobs: list[tuple], out: _Output, workers: int,
     db = concat_records(ordered)
     summary.frames += len(db["img_name"])
     path = out.data_dir / "vibe_db" / f"mpii3d_{split}_db.pt"
-    _dump_atomic(db, path)
+    dump_db_atomic(db, path)
     summary.outputs.append(path)
 
 
 def _call(fn, job_args: tuple) -> dict:
     """``fn(*job_args)``: one job type for the training and the test sequences."""
     return fn(*job_args)
-
-
-def _dump_atomic(db: dict, path: Path) -> None:
-    import joblib
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    joblib.dump(db, tmp)
-    os.replace(tmp, path)
 
 
 # -- one training sequence -------------------------------------------------------------------------

@@ -39,15 +39,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, atomic_write_bytes, concat_records,
-                                   crop_window, disk_usage, loader_policy, require_dir, run_jobs,
-                                   save_crop)
+                                   crop_window, disk_usage, dump_db_atomic, loader_policy,
+                                   require_dir, run_jobs, save_crop)
 from pose3d.prepare.threedpw_joints import (camera_pose_params, openpose_to_mpii, project,
                                              smpl_to_mpii, world_to_camera)
 from pose3d.skeleton import MPII16, ROOT_MPII
@@ -263,17 +262,6 @@ def _policy_array(args) -> np.ndarray:
                      args.smpl_model is not None, args.min_joints], dtype=np.float64)
 
 
-def _dump_db(db: dict, path: Path) -> None:
-    """``joblib.dump`` atomically; arrays rebuilt with fresh dtypes so that the bytes do not
-    depend on whether a part was computed now or reloaded (pickle memoises shared objects)."""
-    import joblib
-    db = {sys.intern(k): np.array(v, dtype=np.dtype(v.dtype.str)) for k, v in db.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    joblib.dump(db, tmp)
-    os.replace(tmp, path)
-
-
 def prepare(args) -> Summary:
     """Convert the release at ``args.src`` into ``args.data_dir`` (see the module docstring)."""
     src = require_dir(args.src, "3DPW release folder",
@@ -338,7 +326,7 @@ def _finish(summary: Summary, parts: dict[str, list[dict]], data_dir: Path, regr
                              f"false, {dropped} behind the camera or under --min_joints joints "
                              f"in the frame (of {n * actors})")
         path = data_dir / "vibe_db" / f"3dpw_{split}_db.pt"
-        _dump_db(db, path)
+        dump_db_atomic(db, path)
         counts[split] = len(db.get("img_name", ()))
         summary.frames += counts[split]
         summary.outputs.append(path)
