@@ -21,6 +21,7 @@ from pose3d.inference import decode_2d, decode_3d, predict
 from pose3d.paths import EXP_DIR, MODELS_DIR, REPO_ROOT
 from pose3d.skeleton import MEAN_BONE_LENGTH_MM, MPII16
 from pose3d.utils import device as dev
+from pose3d.utils.precision import autocast
 from pose3d.utils.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,8 @@ class Predictor:
     def _batch(self, images: Sequence[np.ndarray], crops: Sequence[Crop]) -> list[Pose]:
         x = torch.from_numpy(np.stack([crop_input(im, c, self.input_wh)
                                        for im, c in zip(images, crops)])).to(self.device)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with dev.autocast(self.device, self.amp):
+        x = dev.channels_last_batch(x, self.channels_last)
+        with autocast(self.device, self.amp):
             out = predict(self.model, x, flip=self.flip)
         if "depth" not in out:
             raise UserError(f"{self.description}: the model has no depth output, so no 3D pose; "
@@ -297,11 +297,8 @@ def load_predictor(opt: argparse.Namespace) -> Predictor:
     allowed = load_model_weights(model, ckpt["state_dict"], cfg["arch"], source=path)
     if allowed:
         log.warning("%s is a 2D checkpoint (no depth head): the 3D output is untrained", path)
-    model.to(device).eval()
-    if opt.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if opt.compile:
-        model = torch.compile(model)
+    model = dev.prepare_model(model, device, channels_last=opt.channels_last,
+                              compile=opt.compile, eval=True).net
     model.description = str(path)  # type: ignore[attr-defined]
     log.info("model %s (%s, input %dx%d) on %s", _short(path), cfg["arch"], cfg["input_hw"][1],
              cfg["input_hw"][0], device)

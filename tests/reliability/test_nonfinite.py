@@ -15,7 +15,7 @@ from torch import nn
 from pose3d.opts import parse
 from pose3d.train import runner
 from pose3d.train.base import BaseTrainer, NonFiniteLossError
-from pose3d.utils.device import Scaler
+from pose3d.utils.precision import Scaler
 from pose3d.utils.errors import UserError
 
 torch.set_num_threads(1)

@@ -14,8 +14,8 @@ Guarantee checked here:
   first (``val_pending``), so ``best`` and ``model_best.pth`` come out the same;
 * a full disk while saving: one-line error, previous checkpoint intact, no temporary file.
 
-``POSE3D_KILL_AT_STEP=N[:KILL|TERM|INT]`` (see ``pose3d.train.base``) interrupts a run right
-after global step N. The killed step is random; its value is in the test's failure message
+``signal_at_step.py N[:KILL|TERM|INT]`` (its :class:`SignalAtStep` in-process) interrupts a run
+right after global step N. The killed step is random; its value is in the test's failure message
 (``RESUME_TEST_SEED`` fixes it).
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ import pytest
 import torch
 
 from pose3d.opts import parse
+from signal_at_step import SignalAtStep
 from pose3d.train import runner
 from pose3d.utils import checkpoint as ckpt_mod
 from pose3d.utils.errors import UserError
@@ -55,10 +56,9 @@ def argv(data: Path, save_dir: Path, *extra: str) -> list[str]:
 
 def run_main(args: list[str], hook: str = "", **popen) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    env.pop("POSE3D_KILL_AT_STEP", None)
-    if hook:
-        env["POSE3D_KILL_AT_STEP"] = hook
-    return subprocess.run([sys.executable, str(REPO / "src" / "main.py"), *args], env=env,
+    entry = ([str(Path(__file__).with_name("signal_at_step.py")), hook] if hook
+             else [str(REPO / "src" / "main.py")])
+    return subprocess.run([sys.executable, *entry, *args], env=env,
                           capture_output=True, text=True, timeout=300, **popen)
 
 
@@ -149,7 +149,6 @@ def test_sigterm_saves_and_resumes_mid_epoch(data, reference, tmp_path) -> None:
 def test_sigterm_to_the_process_group_with_loader_workers(data, reference, tmp_path) -> None:
     """As a scheduler preempting the job: SIGTERM to the trainer and its DataLoader worker."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    env.pop("POSE3D_KILL_AT_STEP", None)
     cmd = [sys.executable, str(REPO / "src" / "main.py"), *argv(data, tmp_path),
            "--num_workers", "1"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -175,15 +174,7 @@ def test_sigterm_to_the_process_group_with_loader_workers(data, reference, tmp_p
 
 # -- in-process: every step -----------------------------------------------------------------------
 def run_in_process(args: list[str], hook: str = "") -> None:
-    old = os.environ.pop("POSE3D_KILL_AT_STEP", None)
-    if hook:
-        os.environ["POSE3D_KILL_AT_STEP"] = hook
-    try:
-        runner.run(parse(args))
-    finally:
-        os.environ.pop("POSE3D_KILL_AT_STEP", None)
-        if old is not None:
-            os.environ["POSE3D_KILL_AT_STEP"] = old
+    runner.run(parse(args), on_step=SignalAtStep(hook) if hook else None)
 
 
 @pytest.fixture(scope="module")

@@ -236,9 +236,8 @@ def test_help_says_batch_size_is_per_process():
 
 
 def _reduce_worker(rank: int, port: int, queue) -> None:
-    from pose3d.train.base import BaseTrainer
-    from pose3d.utils import device as dev
-    from pose3d.utils.meters import AverageMeter
+    from pose3d.utils import distributed as dev
+    from pose3d.utils.meters import AverageMeter, all_reduce_meters
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -249,7 +248,7 @@ def _reduce_worker(rank: int, port: int, queue) -> None:
         if rank == 0:  # rank 1's shard had no 3D sample: no mpjpe meter there
             meters["mpjpe"] = AverageMeter()
             meters["mpjpe"].update(100.0, n=3)
-        BaseTrainer(None, None, None, None, None, torch.device("cpu"))._reduce_meters(meters)
+        all_reduce_meters(meters, torch.device("cpu"))
         queue.put((rank, {k: (m.avg, m.count) for k, m in meters.items()}))
     finally:
         dev.cleanup()

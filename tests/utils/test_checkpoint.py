@@ -12,7 +12,7 @@ from pose3d.opts import parse
 from pose3d.utils import checkpoint as ckpt_mod
 from pose3d.utils.checkpoint import (capture_rng_state, load_checkpoint, load_model_weights,
                                      restore_rng_state, save_checkpoint)
-from pose3d.utils.device import Scaler
+from pose3d.utils.precision import Scaler
 from pose3d.utils.errors import CheckpointError
 
 torch.set_num_threads(1)

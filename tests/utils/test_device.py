@@ -1,4 +1,5 @@
-"""pose3d.utils.device: device choice, one-line errors for missing backends, AMP, DDP helpers."""
+"""pose3d.utils.device / precision / distributed: device choice, one-line errors for missing
+backends, AMP, DDP helpers."""
 import socket
 import sys
 import types
@@ -10,8 +11,10 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from pose3d.utils import device as dev
+from pose3d.utils import distributed as ddp
+from pose3d.utils import precision as prec
 from pose3d.utils.errors import UserError
-from pose3d.utils.meters import AverageMeter
+from pose3d.utils.meters import AverageMeter, all_reduce_meters
 
 torch.set_num_threads(1)
 
@@ -74,7 +77,7 @@ APEX_MSG = "--apex O1: NVIDIA/Ascend apex is not installed (the PyPI package nam
 def test_apex_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "apex", None)
     with pytest.raises(UserError) as exc:
-        dev.build_scaler(torch.device("cpu"), apex="O1")
+        prec.build_scaler(torch.device("cpu"), apex="O1")
     assert str(exc.value).startswith(APEX_MSG) and "--amp bf16|fp16" in str(exc.value)
 
 
@@ -83,7 +86,7 @@ def test_unrelated_pypi_apex_is_refused(monkeypatch):
     monkeypatch.setitem(sys.modules, "apex", fake)
     monkeypatch.delitem(sys.modules, "apex.amp", raising=False)
     with pytest.raises(UserError) as exc:
-        dev.load_apex("O1")
+        prec.load_apex("O1")
     assert str(exc.value).startswith(APEX_MSG)
 
     fake.__path__ = []  # a package whose amp lacks initialize
@@ -91,7 +94,7 @@ def test_unrelated_pypi_apex_is_refused(monkeypatch):
     fake.amp = amp
     monkeypatch.setitem(sys.modules, "apex.amp", amp)
     with pytest.raises(UserError) as exc:
-        dev.ApexScaler("O1")
+        prec.ApexScaler("O1")
     assert str(exc.value).startswith(APEX_MSG)
 
 
@@ -122,7 +125,7 @@ def test_apex_scaler_with_a_working_apex(monkeypatch):
     monkeypatch.setitem(sys.modules, "apex", apex)
     monkeypatch.setitem(sys.modules, "apex.amp", amp)
 
-    scaler = dev.build_scaler(torch.device("cpu"), apex="O0")
+    scaler = prec.build_scaler(torch.device("cpu"), apex="O0")
     model = nn.Linear(3, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     model, opt = scaler.initialize(model, opt)
@@ -134,12 +137,12 @@ def test_apex_scaler_with_a_working_apex(monkeypatch):
 
 
 def test_autocast():
-    assert isinstance(dev.autocast(torch.device("cpu"), "off"), type(dev.contextlib.nullcontext()))
-    with dev.autocast(torch.device("cpu"), "bf16"):
+    assert isinstance(prec.autocast(torch.device("cpu"), "off"), type(prec.contextlib.nullcontext()))
+    with prec.autocast(torch.device("cpu"), "bf16"):
         y = nn.Linear(4, 4)(torch.randn(2, 4))
     assert y.dtype == torch.bfloat16
     with pytest.raises(UserError, match="--amp"):
-        dev.autocast(torch.device("cpu"), "fp8")
+        prec.autocast(torch.device("cpu"), "fp8")
 
 
 @pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])
@@ -147,9 +150,9 @@ def test_scaler_steps_and_clips(amp):
     torch.manual_seed(0)
     model = nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    scaler = dev.Scaler("cpu", amp, init_scale=64.0)
+    scaler = prec.Scaler("cpu", amp, init_scale=64.0)
     before = model.weight.detach().clone()
-    with dev.autocast(torch.device("cpu"), amp):
+    with prec.autocast(torch.device("cpu"), amp):
         loss = model(torch.randn(8, 4)).float().pow(2).mean() * 100
     norm = scaler(loss, opt, clip_grad=0.5)
     assert norm is not None and float(norm) > 0.5
@@ -158,7 +161,7 @@ def test_scaler_steps_and_clips(amp):
     assert not torch.equal(before, model.weight)
     state = scaler.state_dict()
     assert ("scale" in state) == (amp == "fp16")
-    restored = dev.build_scaler(torch.device("cpu"), amp)
+    restored = prec.build_scaler(torch.device("cpu"), amp)
     restored.load_state_dict(state)
     assert restored.state_dict() == state
     assert scaler(model(torch.randn(2, 4)).sum(), opt) is None
@@ -181,18 +184,18 @@ def test_seed_everything_is_reproducible():
 
 def test_single_process_helpers_and_cpu_noops():
     cpu = torch.device("cpu")
-    assert dev.init_distributed(cpu) == (0, 0, 1)
-    assert dev.is_main_process() and dev.get_world_size() == 1
+    assert ddp.init_distributed(cpu) == (0, 0, 1)
+    assert not ddp.is_distributed() and ddp.dist_env() == (0, 0, 1)
     t = torch.tensor([1.0, 3.0])
-    assert torch.equal(dev.all_reduce_mean(t), t)
-    dev.barrier()
+    assert torch.equal(ddp.all_reduce_sum(t), t)
+    ddp.barrier()
     dev.synchronize(cpu)
     dev.empty_cache(cpu)
     dev.reset_peak_memory_stats(cpu)
     assert dev.max_memory_allocated(cpu) == 0
     m = nn.Linear(1, 1)
-    assert dev.wrap_distributed(m, cpu) is m
-    dev.cleanup()
+    assert ddp.wrap_distributed(m, cpu) is m
+    ddp.cleanup()
     versions = dev.backend_versions()
     assert {"torch", "cuda", "cudnn"} <= versions.keys()
 
@@ -221,14 +224,14 @@ def _worker(rank: int, world: int, port: int, results) -> None:
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     device = dev.resolve_device("cpu", [0], rank)
-    got = dev.init_distributed(device)
-    mean = dev.all_reduce_mean(torch.tensor([float(rank)]))
+    got = ddp.init_distributed(device)
+    mean = ddp.all_reduce_sum(torch.tensor([float(rank)])) / world
     meter = AverageMeter()
     meter.update(float(rank + 1), n=rank + 1)  # rank0: 1 x1, rank1: 2 x2
-    meter.all_reduce(device)
-    results[rank] = (got, float(mean), meter.avg, meter.count, dev.is_main_process())
-    dev.barrier()
-    dev.cleanup()
+    all_reduce_meters({"m": meter}, device)
+    results[rank] = (got, float(mean), meter.avg, meter.count, torch.distributed.get_rank() == 0)
+    ddp.barrier()
+    ddp.cleanup()
 
 
 def test_two_process_gloo_group():

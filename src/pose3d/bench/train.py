@@ -3,9 +3,9 @@
 The model, optimizer, scaler, loss and trainer are built as ``train/runner.py`` builds them from
 the parsed options (``build_model``, ``build_optimizer``, ``build_scaler``, ``build_loss``,
 ``TRAINERS[opt.task]``), with ``--channels_last`` / ``--compile`` applied by the runner's own
-``prepare_model``, and each timed call is ``trainer.train(epoch, [batch])``: one step of the shipped loop (autocast
-forward, float32 losses with the vectorised bone loss, non-finite guard, BatchNorm snapshot,
-backward through the scaler, optimizer step, batch metrics). The batch is fixed and in memory
+``prepare_for_run``, and each timed call is ``trainer.train(epoch, [batch])``: one step of the
+shipped loop (autocast forward, float32 losses with the vectorised bone loss, non-finite guard,
+BatchNorm snapshot, backward through the scaler, optimizer step, batch metrics). The batch is fixed and in memory
 (half 3D samples, half 2D), so the figure leaves data loading out; the ``data`` section has it.
 """
 from __future__ import annotations
@@ -20,8 +20,9 @@ from pose3d.losses import build_loss
 from pose3d.skeleton import H36M17
 from pose3d.train import TRAINERS
 from pose3d.train.base import collate_batch
-from pose3d.train.runner import build_model, prepare_model
+from pose3d.train.runner import build_model, prepare_for_run
 from pose3d.utils import device as dev
+from pose3d.utils.precision import build_scaler
 
 from .timing import MIB, PeakMemory, error_text, tensor_bytes, time_call
 from .variants import user_opt
@@ -77,8 +78,8 @@ def build_trainer(opt, device: torch.device, seed: int = 0):
     """The trainer of ``opt.task`` with everything ``train/runner.py`` gives it (no data)."""
     torch.manual_seed(seed)
     model = build_model(opt, pretrained=False)
-    scaler = dev.build_scaler(device, opt.amp, opt.apex)
-    model, net, optimizer, _ = prepare_model(opt, device, model, scaler)
+    scaler = build_scaler(device, opt.amp, opt.apex)
+    model, net, optimizer = prepare_for_run(opt, device, model, scaler, train=True)
     loss_fn = build_loss(opt.task, opt.weight_3d, opt.weight_var)
     trainer = TRAINERS[opt.task](opt, net, loss_fn, optimizer, scaler, device, is_main=False)
     return trainer, model

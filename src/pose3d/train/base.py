@@ -13,17 +13,10 @@ Data errors raised inside DataLoader workers (a missing image, say) would reach 
 as a multi-line ``RuntimeError`` carrying the worker's traceback; :class:`WorkerSafeDataset` and
 :func:`collate_batch` carry them as a :class:`LoadFailure` instead, and the loops raise it as the
 one-line :class:`UserError` it was.
-
-Test hook: the environment variable ``POSE3D_KILL_AT_STEP=N[:KILL|TERM|INT]`` makes the
-training process send itself that signal (default SIGKILL) right after global step ``N``
-(1-based, counted over epochs). The resume tests use it to interrupt a run at an exact step;
-it has no other use.
 """
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -34,15 +27,13 @@ from torch.utils.data import Dataset, default_collate
 
 from pose3d.inference import predict
 from pose3d.utils.debug import DebugWriter
-from pose3d.utils.device import all_reduce_sum, autocast, is_distributed, to_device
+from pose3d.utils.device import channels_last_batch, to_device
+from pose3d.utils.distributed import all_reduce_sum, is_distributed
 from pose3d.utils.errors import UserError
-from pose3d.utils.meters import AverageMeter
+from pose3d.utils.meters import AverageMeter, all_reduce_meters
+from pose3d.utils.precision import autocast
 
 log = logging.getLogger(__name__)
-
-KILL_HOOK_ENV = "POSE3D_KILL_AT_STEP"
-_HOOK_SIGNALS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
-
 
 class NonFiniteLossError(UserError):
     """Too many consecutive non-finite losses."""
@@ -105,15 +96,6 @@ def _copy_all(dst: list[torch.Tensor], src: list[torch.Tensor]) -> None:
                 d.copy_(s)
 
 
-def _kill_hook() -> tuple[int, int] | None:
-    """(global step, signal) from ``POSE3D_KILL_AT_STEP``, or None."""
-    text = os.environ.get(KILL_HOOK_ENV, "").strip()
-    if not text:
-        return None
-    step, _, name = text.partition(":")
-    return int(step), _HOOK_SIGNALS[(name or "KILL").upper()]
-
-
 class Progress:
     """A `progress` bar on a terminal, plain periodic lines otherwise (logs, CI, clusters)."""
 
@@ -145,19 +127,28 @@ class Progress:
 
 
 class BaseTrainer:
-    """Generic loop. Subclasses implement ``batch_metrics`` and ``collect``/``summarise``."""
+    """Generic loop. Subclasses implement ``batch_metrics`` and ``collect``/``summarise``.
+
+    Args:
+        model: the network a training step calls (DDP / compiled wrapper included).
+        eval_model: the network validation calls (default ``model``): the plain module during
+            training, the compiled or ONNX model under ``--test``.
+        stop: the run's :class:`~pose3d.train.stop.GracefulStop` (None: no signal handling).
+    """
 
     def __init__(self, opt, model, loss_fn, optimizer, scaler, device: torch.device,
-                 is_main: bool = True, dataset_info: dict | None = None):
+                 is_main: bool = True, dataset_info: dict | None = None, eval_model=None,
+                 stop=None):
         self.opt, self.model, self.loss_fn = opt, model, loss_fn
+        self.eval_model = model if eval_model is None else eval_model
         self.optimizer, self.scaler, self.device = optimizer, scaler, device
         self.is_main = is_main
         self.info = dataset_info or {}
         self.bad_steps = 0
         self.bad_steps_total = 0
         self.step_in_epoch = 0
-        self.interrupt_requested = False
-        self._kill_at = _kill_hook()
+        self.stop = stop
+        self._stop_agreed = False
         self.debug = DebugWriter(opt, is_main)  # --debug >= 2: pictures in <save_dir>/debug
 
     # -- hooks for tasks -----------------------------------------------------------------------
@@ -179,9 +170,7 @@ class BaseTrainer:
 
     # -- the loop ------------------------------------------------------------------------------
     def _forward_loss(self, batch):
-        x = batch["input"]
-        if self.opt.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = channels_last_batch(batch["input"], self.opt.channels_last)
         with autocast(self.device, self.opt.amp):
             outputs = self.model(x)
         # Losses (bone loss included) are computed in float32 whatever the autocast dtype.
@@ -191,8 +180,9 @@ class BaseTrainer:
     def train(self, epoch: int, loader, skip_steps: int = 0, on_step=None) -> dict:
         """One training epoch; ``skip_steps`` batches were already done before an interruption.
 
-        Stops before the next step when ``interrupt_requested`` is set (by the runner's signal
-        handler); ``step_in_epoch`` then tells how many steps of the epoch are done.
+        Stops before the next step when ``interrupt_requested`` (a stop signal); ``step_in_epoch``
+        then tells how many steps of the epoch are done. ``on_step(epoch, step)`` is called after
+        every step (1-based ``step``, counted from the start of the epoch).
 
         Raises:
             NonFiniteLossError: ``--max_bad_steps`` consecutive non-finite losses.
@@ -207,48 +197,17 @@ class BaseTrainer:
         # A skipped step must leave the model as it was, BatchNorm statistics included (an fp16
         # overflow would otherwise leave inf in the running means).
         buffers = [b for b in self.model.buffers()]
-        saved = [b.detach().clone() for b in buffers]
+        snapshot = (buffers, [b.detach().clone() for b in buffers])
         end = time.time()
         self.step_in_epoch = skip_steps
         batches = iter(loader)
         i = skip_steps
-        while True:
-            # Checked before fetching (a signal may have stopped the loader workers too) and
-            # before the forward pass (even that changes BatchNorm statistics).
-            if self.stop_agreed():
-                break
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
-            except Exception:
-                # A SIGTERM to the process group also ends the loader workers, possibly with a
-                # batch in flight; the stop then wins over the lost batch.
-                if self.interrupt_requested:
-                    log.debug("batch lost to the stop signal", exc_info=True)
-                    break
-                raise
+        while (batch := self._next_batch(batches)) is not None:
             i += 1
             data_time.update(time.time() - end)
             batch = to_device(check_batch(batch), self.device)
-            _copy_all(saved, buffers)
-            outputs, loss, stats = self._forward_loss(batch)
-            bad = self._agree(not bool(torch.isfinite(loss.detach())), False)[0]
-            if bad:
-                _copy_all(buffers, saved)
-                bad_in_epoch += 1
-                self._bad_step(batch, epoch, i)
-            else:
-                self.bad_steps = 0
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler(loss, self.optimizer, clip_grad=self.opt.grad_clip,
-                            parameters=self.model.parameters())
-                bs = batch["input"].shape[0]
-                for k, v in stats.items():
-                    meters.setdefault(k, AverageMeter()).update(float(v), bs)
-                for k, (v, c) in self.batch_metrics(outputs, batch).items():
-                    if c > 0:
-                        meters.setdefault(k, AverageMeter()).update(v, c)
+            outputs, bad = self._step(batch, epoch, i, meters, snapshot)
+            bad_in_epoch += bad
             self.step_in_epoch = i
             batch_time.update(time.time() - end)
             end = time.time()
@@ -256,37 +215,60 @@ class BaseTrainer:
             self.debug.train_step(epoch, i, n, batch, outputs)
             if on_step is not None:
                 on_step(epoch, i)
-            if self._kill_at is not None and (epoch - 1) * n + i == self._kill_at[0]:
-                os.kill(os.getpid(), self._kill_at[1])
         bar.finish()
-        self._reduce_meters(meters)
+        all_reduce_meters(meters, self.device)
         out = {k: m.avg for k, m in meters.items()}
         out["time"] = batch_time.sum / 60.0
         if bad_in_epoch:
             out["bad_steps"] = float(bad_in_epoch)
         return out
 
-    def _reduce_meters(self, meters: dict[str, AverageMeter]) -> None:
-        """Combine the epoch's meters of every DDP process (sums and counts), in place.
+    def _next_batch(self, batches):
+        """The next batch, or None at the end of the epoch or when a stop is agreed."""
+        # Checked before fetching (a signal may have stopped the loader workers too) and before
+        # the forward pass (even that changes BatchNorm statistics).
+        if self.stop_agreed():
+            return None
+        try:
+            return next(batches)
+        except StopIteration:
+            return None
+        except Exception:
+            # A SIGTERM to the process group also ends the loader workers, possibly with a batch
+            # in flight; the stop then wins over the lost batch.
+            if self.interrupt_requested:
+                log.debug("batch lost to the stop signal", exc_info=True)
+                return None
+            raise
 
-        A name can be missing on some rank (``mpjpe`` when its shard held no 3D sample), so the
-        names are gathered first; one all-reduce then carries every sum and count. Averages are
-        weighted by sample / joint counts, as in a single process.
-        """
-        if not is_distributed():
-            return
-        gathered: list = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(gathered, list(meters))
-        names = list(dict.fromkeys(n for part in gathered for n in part))
-        if not names:
-            return
-        dtype = torch.float32 if self.device.type == "npu" else torch.float64  # hccl: no f64
-        sums = torch.tensor([[meters[n].sum, meters[n].count] if n in meters else [0.0, 0.0]
-                             for n in names], dtype=dtype, device=self.device)
-        for n, (total, count) in zip(names, all_reduce_sum(sums).tolist()):
-            m = meters.setdefault(n, AverageMeter())
-            m.sum, m.count = total, int(round(count))
-            m.avg = total / m.count if m.count else 0.0
+    def _step(self, batch, epoch: int, step: int, meters: dict[str, AverageMeter],
+              snapshot) -> tuple[list[dict], bool]:
+        """Forward, then backward and optimizer step unless the loss is non-finite on any
+        process (the buffers are then put back from ``snapshot``). Returns (outputs, skipped)."""
+        buffers, saved = snapshot
+        _copy_all(saved, buffers)
+        outputs, loss, stats = self._forward_loss(batch)
+        bad = self._agree(not bool(torch.isfinite(loss.detach())), False)[0]
+        if bad:
+            _copy_all(buffers, saved)
+            self._bad_step(batch, epoch, step)
+            return outputs, True
+        self.bad_steps = 0
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler(loss, self.optimizer, clip_grad=self.opt.grad_clip,
+                    parameters=self.model.parameters())
+        bs = batch["input"].shape[0]
+        for k, v in stats.items():
+            meters.setdefault(k, AverageMeter()).update(float(v), bs)
+        for k, (v, c) in self.batch_metrics(outputs, batch).items():
+            if c > 0:
+                meters.setdefault(k, AverageMeter()).update(v, c)
+        return outputs, False
+
+    @property
+    def interrupt_requested(self) -> bool:
+        """A stop signal reached this process, or another one (see :meth:`stop_agreed`)."""
+        return self._stop_agreed or (self.stop is not None and self.stop.requested)
 
     def stop_agreed(self) -> bool:
         """Whether any process was asked to stop; then ``interrupt_requested`` is set on all.
@@ -294,7 +276,7 @@ class BaseTrainer:
         A collective under DDP: every process calls it at the same points.
         """
         if self._agree(False, self.interrupt_requested)[1]:
-            self.interrupt_requested = True
+            self._stop_agreed = True
         return self.interrupt_requested
 
     def _agree(self, bad: bool, stop: bool) -> tuple[bool, bool]:
@@ -327,17 +309,15 @@ class BaseTrainer:
     @torch.inference_mode()
     def val(self, epoch: int, loader, dataset=None) -> tuple[dict, dict, dict]:
         """Validation pass with flip test; returns (metrics, full results, stored predictions)."""
-        self.model.eval()
+        self.eval_model.eval()
         meters: dict[str, AverageMeter] = {}
         store: dict = {}
         bar = Progress(f"{self.opt.exp_id}/val", len(loader), self.opt.print_iter, self.is_main)
         for i, batch in enumerate(loader, start=1):
             batch = to_device(check_batch(batch), self.device)
-            x = batch["input"]
-            if self.opt.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = channels_last_batch(batch["input"], self.opt.channels_last)
             with autocast(self.device, self.opt.amp):
-                pred = predict(self.model, x, flip=True)
+                pred = predict(self.eval_model, x, flip=True)
                 outputs = [pred]
             _, stats = self.loss_fn(outputs, batch)
             bs = x.shape[0]

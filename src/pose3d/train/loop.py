@@ -5,19 +5,23 @@ Each epoch: train, save ``model_last.pth`` (marked ``val_pending`` when a valida
 then the LR drop. Checkpoints hold everything a resume needs; ``next_epoch`` / ``next_step`` let a
 run that was interrupted mid-epoch (Ctrl-C, SIGTERM) continue on exactly the batch it stopped at.
 No checkpoint is written with non-finite weights or optimizer state: the previous file is kept.
+SIGINT / SIGTERM (:class:`~pose3d.train.stop.GracefulStop`) finish the step; the loop then saves
+and leaves.
 """
 from __future__ import annotations
 
 import logging
-import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from pose3d.evaluation.metrics import is_better
 from pose3d.evaluation.results import NOT_AVAILABLE, is_number, undefined
-from pose3d.utils import device as dev
+from pose3d.train.resume import ResumeState
+from pose3d.train.stop import GracefulStop
 from pose3d.utils.checkpoint import capture_rng_state, save_checkpoint
+from pose3d.utils.distributed import barrier
 from pose3d.utils.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -46,26 +50,25 @@ class TrainingLoop:
 
     Args:
         opt: resolved options.
-        parts: (model, net, optimizer, scheduler, scaler); ``net`` is the DDP / compiled wrapper
-            the trainer steps, ``model`` the plain module that is saved and validated.
-        trainer: the task's trainer.
+        parts: (model, optimizer, scheduler, scaler); ``model`` is the plain module that is
+            saved (the trainer steps its DDP / compiled wrapper).
+        trainer: the task's trainer, built with ``stop``.
         logger: the run's :class:`~pose3d.utils.logger.Logger`.
         loaders: (train loader, validation loader).
         is_main: rank 0 (the only process that writes).
-        best: best value of ``--metric`` so far (None: none yet).
-
-    SIGINT / SIGTERM set ``signal``; the trainer finishes its step and the loop saves and leaves
-    (130 / 143). A second signal stops at once without saving.
+        stop: the run's :class:`GracefulStop`; its handlers are installed during :meth:`fit`.
+        on_step: called with the global step (1-based, counted over epochs) after every step.
     """
 
-    def __init__(self, opt, parts, trainer, logger, loaders, is_main: bool,
-                 best: float | None):
+    def __init__(self, opt, parts, trainer, logger, loaders, is_main: bool, stop: GracefulStop,
+                 on_step: Callable[[int], None] | None = None):
         self.opt, self.trainer, self.logger, self.is_main = opt, trainer, logger, is_main
-        self.model, self.net, self.optimizer, self.scheduler, self.scaler = parts
+        self.model, self.optimizer, self.scheduler, self.scaler = parts
         self.train_loader, self.val_loader = loaders
-        self.best = best
+        self.stop, self.on_step = stop, on_step
+        self.best: float | None = None
         self.metrics: dict = {}
-        self.signal = None
+        self.steps_per_epoch = 0
         self.last_path = Path(opt.save_dir) / "model_last.pth"
 
     def save(self, name: str, epoch: int, next_epoch: int, next_step: int = 0,
@@ -104,14 +107,11 @@ class TrainingLoop:
         A validation that fails (a ground-truth file that does not fit, say) ends the log line
         with the reason; ``model_last.pth`` of the epoch is already on disk.
         """
-        self.trainer.model = self.model
         try:
             self.metrics, _, _ = self.trainer.val(epoch, self.val_loader, val_set)
         except UserError as err:
             self.logger.write(f"validation failed: {err}\n")
             raise
-        finally:
-            self.trainer.model = self.net
         missing = undefined(self.metrics)
         for k, v in self.metrics.items():
             if k in missing:
@@ -127,42 +127,39 @@ class TrainingLoop:
             self.best = float(self.metrics[metric])
             self.save("model_best.pth", epoch, epoch + 1, with_optimizer=False)
 
-    def on_signal(self, signum, _frame) -> None:
-        if self.signal is not None:
-            # Second signal: stop now; the last checkpoint on disk is complete (atomic writes).
-            raise KeyboardInterrupt
-        self.signal = signum
-        self.trainer.interrupt_requested = True
-
     def stopped(self, text: str) -> None:
         """Leave after a signal: 130 for SIGINT (as Ctrl-C), 143 for SIGTERM."""
         self.logger.write("\n")
         if self.is_main:
             print(f"{text}; continue with --resume.", flush=True)
-        if self.signal == signal.SIGTERM:
-            raise SystemExit(128 + signal.SIGTERM)
-        raise KeyboardInterrupt
+        self.stop.exit()
 
-    def fit(self, train_set, val_set, sampler, start_epoch: int, skip_steps: int,
-            val_pending: int | None) -> dict:
-        """Run the epochs ``start_epoch .. --num_epochs``; returns the last validation metrics."""
-        handlers = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            if val_pending is not None:
-                # Stopped during this epoch's validation: validate before going on.
-                if self.is_main:
-                    self.logger.write(f"epoch: {val_pending} | ")
-                    self.validate(val_pending, val_set)
-                    self.logger.write("\n")
-                self.save_or_stop("model_last.pth", val_pending, val_pending + 1)
-                dev.barrier()
-            for epoch in range(start_epoch, self.opt.num_epochs + 1):
+    def fit(self, train_set, val_set, sampler, resume: ResumeState) -> dict:
+        """Run the epochs ``resume.start_epoch .. --num_epochs``; returns the last validation
+        metrics."""
+        self.best = resume.best
+        skip_steps = resume.skip_steps
+        with self.stop:
+            if resume.val_pending is not None:
+                self.validate_pending(resume.val_pending, val_set)
+            for epoch in range(resume.start_epoch, self.opt.num_epochs + 1):
                 self.run_epoch(epoch, train_set, val_set, sampler, skip_steps)
                 skip_steps = 0
-        finally:
-            for s, h in handlers.items():
-                signal.signal(s, h)
         return self.metrics
+
+    def validate_pending(self, epoch: int, val_set) -> None:
+        """Stopped during this epoch's validation: validate before going on."""
+        if self.is_main:
+            self.logger.write(f"epoch: {epoch} | ")
+            self.validate(epoch, val_set)
+            self.logger.write("\n")
+        self.save_or_stop("model_last.pth", epoch, epoch + 1)
+        barrier()
+
+    def step_done(self, epoch: int, step: int) -> None:
+        """The trainer's ``on_step``: passes the global step on to ``self.on_step``."""
+        if self.on_step is not None:
+            self.on_step((epoch - 1) * self.steps_per_epoch + step)
 
     def run_epoch(self, epoch: int, train_set, val_set, sampler, skip_steps: int) -> None:
         """Train one epoch, save ``model_last.pth``, validate when due, drop the LR."""
@@ -173,14 +170,15 @@ class TrainingLoop:
             self.stopped(f"Stopped before epoch {epoch}; {last} holds epoch {epoch - 1}")
         sampler.set_epoch(epoch, skip_steps * opt.batch_size)
         train_set.set_epoch(epoch)
-        steps_per_epoch = skip_steps + len(self.train_loader)
-        stats = trainer.train(epoch, self.train_loader, skip_steps=skip_steps)
-        if trainer.interrupt_requested and trainer.step_in_epoch < steps_per_epoch:
+        self.steps_per_epoch = skip_steps + len(self.train_loader)
+        stats = trainer.train(epoch, self.train_loader, skip_steps=skip_steps,
+                              on_step=self.step_done)
+        if trainer.interrupt_requested and trainer.step_in_epoch < self.steps_per_epoch:
             step = trainer.step_in_epoch
             bad = self.save("model_last.pth", epoch - 1, epoch, step)
             self.stopped(f"Interrupted at epoch {epoch} step {step}; " + (
                 f"nothing saved (non-finite state {bad[0]})" if bad else f"saved {last}"))
-        # stats are already combined over the DDP processes (BaseTrainer._reduce_meters)
+        # stats are already combined over the DDP processes (all_reduce_meters)
         self.logger.write(f"epoch: {epoch} |")
         for k, v in stats.items():
             self.logger.scalar_summary(f"train_{k}", v, epoch)
@@ -196,7 +194,7 @@ class TrainingLoop:
             if self.is_main:
                 self.validate(epoch, val_set)
                 self.save_or_stop("model_last.pth", epoch, epoch + 1)
-            dev.barrier()
+            barrier()
         self.logger.write("\n")
         if epoch in opt.lr_step and self.is_main:
             print(f"Drop LR to {self.optimizer.param_groups[0]['lr']}")

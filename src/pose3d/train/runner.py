@@ -23,8 +23,10 @@ import logging
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import torch
 from torch.utils.data import DataLoader
 
@@ -37,11 +39,15 @@ from pose3d.models import create_model, parse_arch
 from pose3d.train import TRAINERS
 from pose3d.train.base import WorkerSafeDataset, collate_batch
 from pose3d.train.loop import TrainingLoop, non_finite_tensors
+from pose3d.train.resume import ResumeState, restore_training_state
 from pose3d.train.sampler import EpochSampler
+from pose3d.train.stop import GracefulStop
 from pose3d.utils import device as dev
-from pose3d.utils.checkpoint import load_checkpoint, load_model_weights, restore_rng_state
+from pose3d.utils import distributed as dist
+from pose3d.utils.checkpoint import load_checkpoint, load_model_weights
 from pose3d.utils.errors import CheckpointError, UserError
 from pose3d.utils.logger import Logger
+from pose3d.utils.precision import build_scaler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +73,9 @@ def _worker_init(_worker_id: int) -> None:
     # step it is about to save. SIGTERM must still end it: that is how it is stopped at exit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # Each worker decodes and warps its own samples: OpenCV's thread pool would only oversubscribe
+    # the cores the workers already share.
+    cv2.setNumThreads(1)
 
 
 def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
@@ -110,22 +119,22 @@ def load_datasets(opt) -> tuple:
     return val_set, (None if opt.test else Dataset("train", opt.data_dir, cfg))
 
 
-def read_checkpoint(opt) -> dict | None:
+def read_checkpoint(opt) -> tuple[str, dict | None]:
     """Read ``--load_model`` / the ``--resume`` checkpoint (before any network is built).
 
     Returns:
-        The checkpoint, or None when there is none to load (also ``--resume`` before the first
-        checkpoint exists: that run starts from epoch 1).
+        (path read, checkpoint), or ``("", None)`` when there is none to load (also ``--resume``
+        before the first checkpoint exists: that run starts from epoch 1).
 
     Raises:
         CheckpointError: missing, unreadable or non-finite file.
     """
     if opt.resume and not opt.test and opt.load_model and not os.path.exists(opt.load_model):
         log.warning("--resume: %s does not exist yet; starting from epoch 1", opt.load_model)
-        opt.load_model = ""
+        return "", None
     if not opt.load_model:
-        return None
-    return _read_finite(opt.load_model)
+        return "", None
+    return opt.load_model, _read_finite(opt.load_model)
 
 
 def _read_finite(path: str | os.PathLike) -> dict:
@@ -138,57 +147,71 @@ def _read_finite(path: str | os.PathLike) -> dict:
     return ckpt
 
 
-def run(opt) -> dict:
+def run(opt, on_step: Callable[[int], None] | None = None) -> dict:
     """Train or test as the options say; returns the last metrics.
 
     Everything a user can get wrong is checked first (flags, the datasets' files, the
     checkpoint, the device), then the network is built (the only point where ImageNet weights
     may be downloaded), and only then the experiment folder is written. A run that stops before
     it wrote a checkpoint or results removes the folder it created.
+
+    Args:
+        opt: options from :func:`pose3d.opts.parse` (read, never changed).
+        on_step: training only: called with the global step (1-based, over epochs) after each
+            step.
     """
-    rank, local_rank, world = dev.dist_env()
+    rank, local_rank, world = dist.dist_env()
     device = dev.resolve_device(opt.device, opt.gpus, local_rank)
     check_run_flags(opt)
-    scaler = dev.build_scaler(device, opt.amp, opt.apex)  # --apex without apex: one line now
+    scaler = build_scaler(device, opt.amp, opt.apex)  # --apex without apex: one line now
     val_set, train_set = load_datasets(opt)
-    ckpt = read_checkpoint(opt)
+    ckpt_path, ckpt = read_checkpoint(opt)
     if world > 1:
-        dev.init_distributed(device)
+        dist.init_distributed(device)
     is_main = rank == 0
     dev.set_cudnn(opt.disable_cudnn)
     dev.seed_everything(opt.random_seed)
-    family, _ = parse_arch(opt.arch)
-    model = build_model(opt, pretrained=(not opt.test and ckpt is None and not opt.no_pretrained
-                                         and family == "msra"))
-    if ckpt is not None:
-        load_model_weights(model, ckpt["state_dict"], opt.arch, source=opt.load_model)
-        print(f"Loaded {opt.load_model}, epoch {ckpt.get('epoch', 0)}")
-
+    model = _model_with_weights(opt, ckpt_path, ckpt)
     save_dir = Path(opt.save_dir)
     existed = save_dir.exists()
-    try:
-        logger = Logger(opt, enabled=is_main)
-    except OSError as err:
-        raise UserError(f"--save_dir {opt.save_dir}: cannot write the experiment folder "
-                        f"({err.strerror or type(err).__name__}: {err.filename or ''}); choose a "
-                        "writable --exp_dir or --save_dir") from None
+    logger = _open_logger(opt, is_main)
     finished = False
     try:
         for ds in (val_set, train_set):
             if getattr(ds, "note", ""):
                 logger.write(f"data: {ds.note}\n")
-        setup = (model, scaler, ckpt)
+        setup = (model, scaler, ckpt_path, ckpt)
         metrics = (_test(opt, device, is_main, logger, setup, val_set) if opt.test
-                   else _train(opt, device, rank, world, is_main, logger, setup,
-                               (val_set, train_set)))
+                   else _train(opt, device, (rank, world), logger, setup, (val_set, train_set),
+                               on_step))
         finished = True
         return metrics
     finally:
         logger.close()
         if world > 1:
-            dev.cleanup()
+            dist.cleanup()
         if is_main and not finished and not existed:
             _remove_if_unused(save_dir)
+
+
+def _model_with_weights(opt, ckpt_path: str, ckpt: dict | None) -> torch.nn.Module:
+    """The network, with the checkpoint's weights or (training from scratch) ImageNet's."""
+    family, _ = parse_arch(opt.arch)
+    model = build_model(opt, pretrained=(not opt.test and ckpt is None and not opt.no_pretrained
+                                         and family == "msra"))
+    if ckpt is not None:
+        load_model_weights(model, ckpt["state_dict"], opt.arch, source=ckpt_path)
+        print(f"Loaded {ckpt_path}, epoch {ckpt.get('epoch', 0)}")
+    return model
+
+
+def _open_logger(opt, is_main: bool) -> Logger:
+    try:
+        return Logger(opt, enabled=is_main)
+    except OSError as err:
+        raise UserError(f"--save_dir {opt.save_dir}: cannot write the experiment folder "
+                        f"({err.strerror or type(err).__name__}: {err.filename or ''}); choose a "
+                        "writable --exp_dir or --save_dir") from None
 
 
 def _remove_if_unused(save_dir: Path) -> None:
@@ -199,22 +222,20 @@ def _remove_if_unused(save_dir: Path) -> None:
     shutil.rmtree(save_dir, ignore_errors=True)
 
 
-def prepare_model(opt, device, model, scaler):
-    """Model on the device, optimizer, LR schedule, apex; returns them and the DDP/compiled net."""
+def prepare_for_run(opt, device, model, scaler, train: bool) -> dev.PreparedModel:
+    """:func:`pose3d.utils.device.prepare_model` with the run's flags and optimizer.
+
+    Training wraps the network in DDP (under torchrun) and compiles the wrapper (``--compile``);
+    ``--test`` compiles the plain model (rank 0 alone evaluates). Validation during training
+    stays eager: one compiled graph is enough.
+    """
     optimizer = build_optimizer(opt, model)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.lr_step, gamma=0.1)
-    model.to(device)
-    if opt.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if isinstance(scaler, dev.ApexScaler):
-        model, optimizer = scaler.initialize(model, optimizer)
     # No loss term reaches the depth head with --weight_3d 0 --weight_var 0 (human3d); DDP must
     # be told, else its second step fails waiting for those gradients.
     unused = "depth" in opt.heads and opt.weight_3d == 0 and opt.weight_var == 0
-    net = dev.wrap_distributed(model, device, find_unused_parameters=unused)
-    if opt.compile:
-        net = torch.compile(net)
-    return model, net, optimizer, scheduler
+    return dev.prepare_model(model, device, channels_last=opt.channels_last,
+                             compile=opt.compile, ddp=train, find_unused_parameters=unused,
+                             optimizer=optimizer, scaler=scaler)
 
 
 def _val_loader(opt, val_set, device) -> DataLoader:
@@ -222,27 +243,28 @@ def _val_loader(opt, val_set, device) -> DataLoader:
                        workers=min(opt.num_workers, 2), device=device)
 
 
+def _eval_model(opt, net: torch.nn.Module):
+    """What ``--test`` evaluates: ``net``, or the ONNX model under ``--backend onnxruntime``."""
+    if opt.backend != "onnxruntime":
+        return net
+    from pose3d.onnx_backend import load_onnx_or_export
+
+    if not opt.load_model:
+        raise UserError("--backend onnxruntime: give the checkpoint to export with --load_model")
+    return load_onnx_or_export(opt.load_model, opt.arch, opt.heads, (opt.input_h, opt.input_w))
+
+
 def _test(opt, device, is_main: bool, logger, setup, val_set) -> dict:
     """``--test``: one validation pass on rank 0, results.json, the report."""
-    model, scaler, _ = setup
-    model, net, optimizer, _ = prepare_model(opt, device, model, scaler)
-    trainer = TRAINERS[opt.task](opt, net, build_loss(opt.task, opt.weight_3d, opt.weight_var),
-                                 optimizer, scaler, device, is_main)
-    val_loader = _val_loader(opt, val_set, device)
+    model, scaler, _, _ = setup
+    prepared = prepare_for_run(opt, device, model, scaler, train=False)
     if not is_main:
         return {}
-    # --test --compile: compile the plain model (net may be DDP-wrapped; rank 0 alone
-    # evaluates). Validation during training stays eager: one compiled graph is enough.
-    trainer.model = torch.compile(model) if opt.compile else model
-    if opt.backend == "onnxruntime":
-        from pose3d.onnx_backend import load_onnx_or_export
-
-        if not opt.load_model:
-            raise UserError("--backend onnxruntime: give the checkpoint to export "
-                            "with --load_model")
-        trainer.model = load_onnx_or_export(opt.load_model, opt.arch, opt.heads,
-                                            (opt.input_h, opt.input_w))
-    metrics, results, store = trainer.val(0, val_loader, val_set)
+    trainer = TRAINERS[opt.task](opt, prepared.net,
+                                 build_loss(opt.task, opt.weight_3d, opt.weight_var),
+                                 prepared.optimizer, scaler, device, is_main,
+                                 eval_model=_eval_model(opt, prepared.net))
+    metrics, results, store = trainer.val(0, _val_loader(opt, val_set, device), val_set)
     write_results([opt.save_dir, logger.log_dir],
                   {"exp_id": opt.exp_id, "dataset": opt.dataset, "task": opt.task,
                    **({"data": val_set.note} if getattr(val_set, "note", "") else {})},
@@ -255,17 +277,22 @@ def _test(opt, device, is_main: bool, logger, setup, val_set) -> dict:
     return metrics
 
 
-def _train(opt, device, rank: int, world: int, is_main: bool, logger, setup, datasets) -> dict:
-    model, scaler, ckpt = setup
+def _train(opt, device, rank_world: tuple[int, int], logger, setup, datasets,
+           on_step: Callable[[int], None] | None) -> dict:
+    model, scaler, ckpt_path, ckpt = setup
     val_set, train_set = datasets
-    model, net, optimizer, scheduler = prepare_model(opt, device, model, scaler)
-    start_epoch, skip_steps, best, val_pending = 1, 0, None, None
+    rank, world = rank_world
+    is_main = rank == 0
+    model, net, optimizer = prepare_for_run(opt, device, model, scaler, train=True)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.lr_step, gamma=0.1)
+    resume = ResumeState()
     if ckpt is not None and opt.resume:
-        # After model.to(device): the optimizer puts its state on its parameters' device.
-        start_epoch, skip_steps, best, val_pending = _restore_training_state(
-            opt, ckpt, optimizer, scheduler, scaler)
+        # After prepare_for_run: the optimizer puts its state on its parameters' device.
+        resume = restore_training_state(ckpt, ckpt_path, opt.optim_type, optimizer, scheduler,
+                                        scaler)
+    stop = GracefulStop()
     trainer = TRAINERS[opt.task](opt, net, build_loss(opt.task, opt.weight_3d, opt.weight_var),
-                                 optimizer, scaler, device, is_main)
+                                 optimizer, scaler, device, is_main, eval_model=model, stop=stop)
     sampler = EpochSampler(len(train_set), opt.random_seed, world, rank)
     # BatchNorm cannot train on one sample with 1x1 features (the hourglass depth regressor):
     # a last batch of a single sample is left out; the shuffled order makes it another sample
@@ -274,9 +301,9 @@ def _train(opt, device, rank: int, world: int, is_main: bool, logger, setup, dat
     loaders = (make_loader(train_set, opt, opt.batch_size, sampler, opt.num_workers, device,
                            drop_last=lone),
                _val_loader(opt, val_set, device))
-    loop = TrainingLoop(opt, (model, net, optimizer, scheduler, scaler), trainer, logger, loaders,
-                        is_main, best)
-    return loop.fit(train_set, val_set, sampler, start_epoch, skip_steps, val_pending)
+    loop = TrainingLoop(opt, (model, optimizer, scheduler, scaler), trainer, logger, loaders,
+                        is_main, stop, on_step)
+    return loop.fit(train_set, val_set, sampler, resume)
 
 
 def load_weights(model: torch.nn.Module, path: str | os.PathLike, arch: str) -> dict:
@@ -292,45 +319,3 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike, arch: str) -> 
     ckpt = _read_finite(path)
     load_model_weights(model, ckpt["state_dict"], arch, source=path)
     return ckpt
-
-
-def _restore_training_state(opt, ckpt: dict, optimizer, scheduler, scaler
-                            ) -> tuple[int, int, float | None, int | None]:
-    """Load optimizer, scheduler, scaler and random state for ``--resume``.
-
-    Returns:
-        (first epoch to run, steps of it already done, best metric, epoch whose validation was
-        interrupted or None).
-
-    Raises:
-        CheckpointError: the state does not fit the current flags or is malformed.
-    """
-    path = opt.load_model
-    saved_optim = str((ckpt.get("opt") or {}).get("optim_type") or "").lower()
-    if ckpt.get("optimizer") and saved_optim and saved_optim != opt.optim_type.lower():
-        raise CheckpointError(f"{path}: written with --optim_type {saved_optim}, resumed with "
-                              f"--optim_type {opt.optim_type}; resume with --optim_type "
-                              f"{saved_optim}, or start a new run with --load_model {path}")
-    try:
-        if ckpt.get("optimizer"):
-            optimizer.load_state_dict(ckpt["optimizer"])
-        if ckpt.get("scheduler"):
-            scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        if ckpt.get("rng"):
-            restore_rng_state(ckpt["rng"])
-        best = None if ckpt.get("best") is None else float(ckpt["best"])
-        start_epoch = int(ckpt.get("next_epoch") or int(ckpt.get("epoch") or 0) + 1)
-        skip_steps = int(ckpt.get("next_step") or 0)
-        pending = None if ckpt.get("val_pending") is None else int(ckpt["val_pending"])
-    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as err:
-        detail = " ".join(str(err).split())[:160]
-        raise CheckpointError(f"{path}: its training state cannot be restored "
-                              f"({type(err).__name__}: {detail}); resume with the flags of the "
-                              f"run that wrote it, or start a new run with --load_model {path}"
-                              ) from None
-    if start_epoch < 1 or skip_steps < 0:
-        raise CheckpointError(f"{path}: next_epoch {start_epoch} / next_step {skip_steps} are "
-                              "invalid; use another checkpoint")
-    return start_epoch, skip_steps, best, pending

@@ -1,45 +1,32 @@
-"""Device, precision and distribution: the only module that touches CUDA, NPU and apex.
+"""Device choice: the only module that touches CUDA and NPU.
 
 Nothing else in pose3d calls ``.cuda()``, ``torch.cuda.*`` or imports ``torch_npu``; tensors move
-with :func:`to_device`. What lives here:
+with :func:`to_device` and models with :func:`prepare_model`. What lives here:
 
 * :func:`resolve_device` turns ``--device`` / ``--gpus`` (and the torchrun local rank) into a
   ``torch.device``. ``torch_npu`` is imported only when ``--device npu`` asks for it. A missing
   backend is a one-line :class:`~pose3d.utils.errors.UserError` naming the flag.
-* :func:`init_distributed` starts DDP from the torchrun environment (``RANK``, ``LOCAL_RANK``,
-  ``WORLD_SIZE``) with the backend of the device (cuda: nccl, npu: hccl, cpu: gloo); helpers for
-  rank checks, barriers and reductions work (as no-ops) without it.
-* :func:`autocast` and :class:`Scaler` implement ``--amp {off,bf16,fp16}`` through ``torch.amp``
-  (a ``GradScaler`` only for fp16). :class:`ApexScaler` implements ``--apex O0|O1|O2`` when NVIDIA
-  or Ascend apex is installed; the unrelated PyPI package called ``apex`` is detected and refused.
+* :func:`prepare_model` (device, ``--channels_last``, ``--compile``, DDP) for training, testing,
+  the demo and the benchmark; :func:`channels_last_batch` for their input batches.
 * Seeding, synchronisation, memory statistics and RNG state of the accelerators.
 """
-import contextlib
 import importlib
 import logging
-import os
 import random
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
 
+from pose3d.utils.distributed import dist_env, wrap_distributed
 from pose3d.utils.errors import UserError
 
 log = logging.getLogger(__name__)
 
-DIST_BACKENDS: dict[str, str] = {"cuda": "nccl", "npu": "hccl", "cpu": "gloo"}
-AMP_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
-APEX_MISSING = ("--apex {level}: NVIDIA/Ascend apex is not installed (the PyPI package named "
-                "'apex' is unrelated); use --amp bf16|fp16 or install apex from NVIDIA/Ascend")
-
-
-# ----------------------------------------------------------------------------- devices
 
 def _import_torch_npu() -> ModuleType:
     try:
@@ -49,12 +36,6 @@ def _import_torch_npu() -> ModuleType:
             f"--device npu: torch_npu is not installed ({err}); install Ascend's torch_npu built "
             f"for torch {torch.__version__} with the CANN toolkit, or use --device cpu|cuda"
         ) from None
-
-
-def dist_env() -> tuple[int, int, int]:
-    """Rank, local rank and world size from the torchrun environment (0, 0, 1 without it)."""
-    return (int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
-            int(os.environ.get("WORLD_SIZE", 1)))
 
 
 def _device_index(gpus: list[int], local_rank: int) -> int:
@@ -201,6 +182,7 @@ def empty_cache(device: torch.device) -> None:
 
 # ----------------------------------------------------------------------------- randomness
 
+
 def seed_everything(seed: int) -> None:
     """Seed python ``random``, numpy's global RNG and torch (all devices)."""
     random.seed(seed)
@@ -233,242 +215,54 @@ def set_accelerator_rng_state(states: Mapping[str, list[torch.Tensor]]) -> None:
             torch.npu.set_rng_state(s.cpu(), i)
 
 
-# ----------------------------------------------------------------------------- distribution
+# ----------------------------------------------------------------------------- models
 
-def init_distributed(device: torch.device) -> tuple[int, int, int]:
-    """Join the torchrun process group when ``WORLD_SIZE`` > 1.
+class PreparedModel(NamedTuple):
+    """What :func:`prepare_model` returns.
+
+    ``model`` is the plain module (saved and validated), ``net`` the one a step calls (DDP and
+    ``torch.compile`` wrappers when asked; ``model`` itself otherwise), ``optimizer`` the
+    optimizer after the scaler's ``initialize`` (apex may replace it).
+    """
+
+    model: nn.Module
+    net: nn.Module
+    optimizer: Any
+
+
+def prepare_model(model: nn.Module, device: torch.device, *, channels_last: bool = False,
+                  compile: bool = False, eval: bool = False, ddp: bool = False,
+                  find_unused_parameters: bool = False, optimizer=None,
+                  scaler=None) -> PreparedModel:
+    """Put a model on its device for a run, in the order each step requires.
+
+    Device -> ``eval()`` when asked -> ``--channels_last`` -> the scaler's ``initialize`` (apex
+    wants the placed model, before DDP) -> DDP when ``ddp`` and a process group runs ->
+    ``--compile``.
 
     Args:
-        device: from :func:`resolve_device`; its type picks the backend (nccl, hccl, gloo).
-
-    Returns:
-        ``(rank, local_rank, world_size)``; ``(0, 0, 1)`` outside torchrun.
+        model: the network (moved in place).
+        device: from :func:`resolve_device`.
+        channels_last: ``--channels_last``.
+        compile: ``--compile``: ``torch.compile`` the outermost wrapper.
+        eval: switch to inference mode (the demo).
+        ddp: wrap in DistributedDataParallel when a process group runs (training).
+        find_unused_parameters: passed to DDP.
+        optimizer, scaler: given together to run ``scaler.initialize(model, optimizer)``.
     """
-    rank, local_rank, world_size = dist_env()
-    if world_size <= 1:
-        return rank, local_rank, 1
-    if not dist.is_available():
-        raise UserError("torchrun started several processes but this torch build has no "
-                        "torch.distributed; run a single process (no torchrun)")
-    if not dist.is_initialized():
-        backend = DIST_BACKENDS.get(device.type)
-        if backend is None:
-            raise UserError(f"--device {device.type}: no distributed backend; use cpu, cuda or npu")
-        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
-        log.info("distributed: rank %d/%d (local %d) on %s, backend %s",
-                 rank, world_size, local_rank, device, backend)
-    return rank, local_rank, world_size
+    model.to(device)
+    if eval:
+        model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if scaler is not None and optimizer is not None:
+        model, optimizer = scaler.initialize(model, optimizer)
+    net = wrap_distributed(model, device, find_unused_parameters) if ddp else model
+    if compile:
+        net = torch.compile(net)
+    return PreparedModel(model, net, optimizer)
 
 
-def is_distributed() -> bool:
-    """Whether a process group is running."""
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_rank() -> int:
-    """Global rank (from the environment before the process group starts)."""
-    return dist.get_rank() if is_distributed() else dist_env()[0]
-
-
-def get_world_size() -> int:
-    """Number of processes (1 without DDP)."""
-    return dist.get_world_size() if is_distributed() else 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0, the only process that writes logs, checkpoints and results."""
-    return get_rank() == 0
-
-
-def barrier() -> None:
-    """Wait for every process; no-op without DDP."""
-    if is_distributed():
-        dist.barrier()
-
-
-def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum of ``tensor`` over processes (a new tensor; the input itself without DDP)."""
-    if not is_distributed():
-        return tensor
-    out = tensor.detach().clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out
-
-
-def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """Mean of ``tensor`` over processes (a new tensor; the input itself without DDP)."""
-    if not is_distributed():
-        return tensor
-    return all_reduce_sum(tensor) / dist.get_world_size()
-
-
-def wrap_distributed(model: nn.Module, device: torch.device,
-                     find_unused_parameters: bool = False) -> nn.Module:
-    """Wrap ``model`` in DistributedDataParallel when a process group runs, else return it."""
-    if not is_distributed():
-        return model
-    ids = [device.index] if device.type in ("cuda", "npu") else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=ids,
-                                               find_unused_parameters=find_unused_parameters)
-
-
-def cleanup() -> None:
-    """Leave the process group (call once at exit)."""
-    if is_distributed():
-        dist.destroy_process_group()
-
-
-# ----------------------------------------------------------------------------- precision
-
-def autocast(device: torch.device, amp: str = "off") -> contextlib.AbstractContextManager:
-    """Context for the forward pass and the loss under ``--amp``.
-
-    Args:
-        device: the model's device.
-        amp: ``off`` (float32), ``bf16`` or ``fp16``.
-
-    Returns:
-        ``torch.amp.autocast(device.type, dtype)`` or a null context for ``off``.
-    """
-    if amp == "off":
-        return contextlib.nullcontext()
-    if amp not in AMP_DTYPES:
-        raise UserError(f"--amp {amp}: unknown precision; choose off, bf16 or fp16")
-    return torch.amp.autocast(device.type, dtype=AMP_DTYPES[amp])
-
-
-def _clip(parameters: Iterable[torch.Tensor] | None, optimizer: torch.optim.Optimizer,
-          clip_grad: float) -> torch.Tensor:
-    if parameters is None:
-        parameters = [p for g in optimizer.param_groups for p in g["params"]]
-    return nn.utils.clip_grad_norm_(parameters, clip_grad)
-
-
-class Scaler:
-    """Backward + optional gradient clipping + optimizer step, for ``--amp``.
-
-    fp16 goes through ``torch.amp.GradScaler(device.type)``; off and bf16 need no scaling. The
-    caller zeroes the gradients before the forward pass.
-
-    Args:
-        device: the model's device.
-        amp: ``off``, ``bf16`` or ``fp16``.
-        init_scale: first fp16 loss scale (GradScaler's default 2**16; steps whose gradients
-            overflow are skipped while the scale adapts).
-    """
-
-    def __init__(self, device: torch.device | str = "cpu", amp: str = "off",
-                 init_scale: float = 2.0**16):
-        self.device = torch.device(device)
-        self.amp = amp
-        self._scaler = (torch.amp.GradScaler(self.device.type, init_scale=init_scale)
-                        if amp == "fp16" else None)
-
-    def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                 clip_grad: float | None = None,
-                 parameters: Iterable[torch.Tensor] | None = None) -> torch.Tensor | None:
-        """Backpropagate ``loss`` and step ``optimizer``.
-
-        Args:
-            loss: scalar loss.
-            optimizer: the optimizer to step.
-            clip_grad: max gradient norm (``--grad_clip``); None: no clipping.
-            parameters: what to clip; default every parameter of ``optimizer``.
-
-        Returns:
-            The total gradient norm before clipping, or None without clipping.
-        """
-        norm = None
-        if self._scaler is None:
-            loss.backward()
-            if clip_grad is not None:
-                norm = _clip(parameters, optimizer, clip_grad)
-            optimizer.step()
-            return norm
-        self._scaler.scale(loss).backward()
-        if clip_grad is not None:
-            self._scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            norm = _clip(parameters, optimizer, clip_grad)
-        self._scaler.step(optimizer)
-        self._scaler.update()
-        return norm
-
-    def state_dict(self) -> dict[str, Any]:
-        """The GradScaler state (scale, growth tracker...) for fp16; ``{}`` otherwise."""
-        return self._scaler.state_dict() if self._scaler is not None else {}
-
-    def load_state_dict(self, state: Mapping[str, Any] | None) -> None:
-        """Restore :meth:`state_dict`; an empty or absent state keeps the defaults."""
-        if self._scaler is not None and state:
-            self._scaler.load_state_dict(dict(state))
-
-
-def load_apex(opt_level: str = "O1") -> ModuleType:
-    """Import ``apex.amp`` from NVIDIA or Ascend apex.
-
-    Raises:
-        UserError: apex is missing, or the installed ``apex`` is the unrelated PyPI package
-            (it has no ``amp.initialize``).
-    """
-    try:
-        amp = importlib.import_module("apex.amp")
-    except Exception:  # ImportError, or whatever a foreign 'apex' raises on import
-        raise UserError(APEX_MISSING.format(level=opt_level)) from None
-    if not callable(getattr(amp, "initialize", None)) or not callable(
-            getattr(amp, "scale_loss", None)):
-        raise UserError(APEX_MISSING.format(level=opt_level))
-    return amp
-
-
-class ApexScaler:
-    """The :class:`Scaler` interface on top of apex amp (``--apex O0|O1|O2``).
-
-    Call :meth:`initialize` once, after the model is on its device and before DDP, as apex
-    requires.
-
-    Args:
-        opt_level: apex optimisation level.
-    """
-
-    def __init__(self, opt_level: str = "O1"):
-        self.opt_level = opt_level
-        self.amp = load_apex(opt_level)
-
-    def initialize(self, model: nn.Module,
-                   optimizer: torch.optim.Optimizer) -> tuple[nn.Module, torch.optim.Optimizer]:
-        """``apex.amp.initialize(model, optimizer, opt_level)``."""
-        return self.amp.initialize(model, optimizer, opt_level=self.opt_level)
-
-    def __call__(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                 clip_grad: float | None = None,
-                 parameters: Iterable[torch.Tensor] | None = None) -> torch.Tensor | None:
-        """Backward through ``amp.scale_loss``, optional clipping of the master params, step."""
-        with self.amp.scale_loss(loss, optimizer) as scaled:
-            scaled.backward()
-        norm = None
-        if clip_grad is not None:
-            params = parameters if parameters is not None else self.amp.master_params(optimizer)
-            norm = nn.utils.clip_grad_norm_(params, clip_grad)
-        optimizer.step()
-        return norm
-
-    def state_dict(self) -> dict[str, Any]:
-        """apex's loss-scaler state when it provides one."""
-        fn = getattr(self.amp, "state_dict", None)
-        return dict(fn()) if callable(fn) else {}
-
-    def load_state_dict(self, state: Mapping[str, Any] | None) -> None:
-        """Restore :meth:`state_dict`."""
-        fn = getattr(self.amp, "load_state_dict", None)
-        if state and callable(fn):
-            fn(dict(state))
-
-
-def build_scaler(device: torch.device, amp: str = "off",
-                 apex: str | None = None) -> Scaler | ApexScaler:
-    """:class:`ApexScaler` when ``--apex`` is given, else :class:`Scaler` for ``--amp``."""
-    if apex is not None:
-        return ApexScaler(apex)
-    if amp not in ("off", *AMP_DTYPES):
-        raise UserError(f"--amp {amp}: unknown precision; choose off, bf16 or fp16")
-    return Scaler(device, amp)
+def channels_last_batch(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``x`` (B, C, H, W) in the channels_last layout under ``--channels_last``, else ``x``."""
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
