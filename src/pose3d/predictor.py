@@ -21,8 +21,8 @@ from pose3d.inference import decode_2d, decode_3d, predict
 from pose3d.paths import EXP_DIR, MODELS_DIR, REPO_ROOT
 from pose3d.skeleton import MEAN_BONE_LENGTH_MM, MPII16
 from pose3d.utils import device as dev
-from pose3d.utils.precision import autocast
 from pose3d.utils.errors import UserError
+from pose3d.utils.precision import autocast
 
 log = logging.getLogger(__name__)
 
