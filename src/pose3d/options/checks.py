@@ -39,9 +39,8 @@ def _torchrun_command(argv: list[str], gpus: list[int]) -> str:
     return cmd
 
 
-def _check_model(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Stacks and hourglass-only sizes against ``--arch``; flags that would be ignored."""
-    family, _ = parse_arch(str(opt.arch))
+def _check_model(opt: argparse.Namespace, parser: argparse.ArgumentParser, family: str) -> None:
+    """Hourglass stacks; flags that the chosen network or task would ignore."""
     if opt.num_stacks < 1:
         _bad(parser, "--num_stacks", opt.num_stacks, "at least 1 stack")
     if family == "msra":
@@ -56,7 +55,7 @@ def _check_model(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> No
                              "--task human2d (no depth head, no 3D loss); add --task human3d")
 
 
-def _check_sizes(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+def _check_sizes(opt: argparse.Namespace, parser: argparse.ArgumentParser, family: str) -> None:
     """Input and output sizes (after the -1 defaults are filled in) against the network."""
     for flag in ("input_h", "input_w", "output_h", "output_w"):
         if getattr(opt, flag) <= 0:
@@ -74,7 +73,6 @@ def _check_sizes(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> No
                      f"{NETWORK_STRIDE} of the input, got {sizes} (stride {stride_h}); set the "
                      f"output to {opt.input_h // NETWORK_STRIDE}x{opt.input_w // NETWORK_STRIDE}")
     # The hourglass's own input rule is reported when the model is built.
-    family, _ = parse_arch(str(opt.arch))
     multiple = INPUT_MULTIPLE[family]
     if family == "msra" and (opt.input_h % multiple or opt.input_w % multiple):
         parser.error(f"arguments --input_h/--input_w: --arch {opt.arch} needs an input size that "
@@ -102,11 +100,12 @@ def validate(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
         opt: options after ``derive``.
         parser: the parser whose ``error`` ends the program (exit status 2).
     """
-    _check_model(opt, parser)
+    family, _ = parse_arch(str(opt.arch))
+    _check_model(opt, parser, family)
     # Checked after derive: --debug >0 replaces --num_workers by 1.
     if opt.num_workers < 0:
         _bad(parser, "--num_workers", opt.num_workers, "must not be negative")
-    _check_sizes(opt, parser)
+    _check_sizes(opt, parser, family)
     _check_devices(opt, parser)
     if opt.bbox is not None and (len(opt.bbox) != 4 or opt.bbox[2] <= 0 or opt.bbox[3] <= 0):
         _bad(parser, "--bbox", ",".join(f"{v:g}" for v in opt.bbox),

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 def save_opts(opt: argparse.Namespace, save_dir: str | os.PathLike) -> Path:
     """Write ``opt.txt`` (the original format) and ``opt.json`` into ``save_dir``.
 
-    ``opt.txt`` holds the torch, CUDA, cuDNN (and Ascend NPU) versions, ``sys.argv`` and every option
-    as ``key: value``, sorted; ``opt.json`` holds the options only.
+    ``opt.txt`` holds the torch, CUDA, cuDNN (and Ascend NPU) versions, ``sys.argv`` and every
+    option as ``key: value``, sorted; ``opt.json`` holds the options only.
 
     Args:
         opt: resolved options.
