@@ -7,9 +7,10 @@ import sys
 import pytest
 
 from pose3d import opts as opts_mod
-from pose3d.opts import build_parser, parse, save_opts
+from pose3d.options import derived
+from pose3d.opts import build_parser, parse
 from pose3d.paths import EXP_DIR, REPO_ROOT, SRC_DIR
-from pose3d.utils.logger import Logger
+from pose3d.utils.logger import Logger, save_opts
 
 
 def _parse(cmd: str):
@@ -114,7 +115,7 @@ def test_load_model_relative_to_src(tmp_path, monkeypatch):
     (tmp_path / "repo" / "models").mkdir(parents=True)
     src.mkdir()
     (tmp_path / "repo" / "models" / "m.pth").write_bytes(b"x")
-    monkeypatch.setattr(opts_mod, "SRC_DIR", src)
+    monkeypatch.setattr(derived, "SRC_DIR", src)
     monkeypatch.chdir(tmp_path)
     o = _parse("--load_model ../models/m.pth")
     assert o.load_model == str((tmp_path / "repo" / "models" / "m.pth").resolve())

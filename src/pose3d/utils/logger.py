@@ -2,7 +2,7 @@
 
 Layout (the original's)::
 
-    <save_dir>/opt.txt, opt.json                 resolved options (see ``pose3d.opts.save_opts``)
+    <save_dir>/opt.txt, opt.json                 resolved options (``save_opts``)
     <save_dir>/logs_<YYYY-mm-dd-HH-MM>/opt.txt   copy of opt.txt
     <save_dir>/logs_<YYYY-mm-dd-HH-MM>/log.txt   text log, each line prefixed with a timestamp
     <save_dir>/logs_<YYYY-mm-dd-HH-MM>/events.*  tensorboard scalars, when tensorboardX imports
@@ -11,14 +11,45 @@ Without tensorboardX the run goes on with the text log only (the original crashe
 Only the main process writes: with ``enabled=False`` (other DDP ranks) every method is a no-op.
 """
 import argparse
+import json
 import logging
 import math
+import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from pose3d.options.plain import opt_to_dict
+from pose3d.utils.device import backend_versions
+
 log = logging.getLogger(__name__)
+
+
+def save_opts(opt: argparse.Namespace, save_dir: str | os.PathLike) -> Path:
+    """Write ``opt.txt`` (the original format) and ``opt.json`` into ``save_dir``.
+
+    ``opt.txt`` holds the torch, CUDA, cuDNN (and Ascend NPU) versions, ``sys.argv`` and every
+    option as ``key: value``, sorted; ``opt.json`` holds the options only.
+
+    Args:
+        opt: resolved options.
+        save_dir: folder, created if needed.
+
+    Returns:
+        The path of ``opt.txt``.
+    """
+    save_dir = Path(save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    plain = opt_to_dict(opt)
+    lines = [f"==> {name} version: {ver}" for name, ver in backend_versions().items()]
+    lines += ["==> Cmd:", str(sys.argv), "==> Opt:"]
+    lines += [f"  {k}: {v}" for k, v in plain.items()]
+    txt = save_dir / "opt.txt"
+    txt.write_text("\n".join(lines) + "\n")
+    (save_dir / "opt.json").write_text(json.dumps(plain, indent=2, sort_keys=True) + "\n")
+    return txt
 
 
 class Logger:
@@ -34,8 +65,6 @@ class Logger:
     """
 
     def __init__(self, opt: argparse.Namespace, enabled: bool = True):
-        from pose3d.opts import save_opts
-
         self.enabled = enabled
         self.save_dir = Path(opt.save_dir)
         self.log_dir = self.save_dir / f"logs_{time.strftime('%Y-%m-%d-%H-%M')}"
