@@ -1,4 +1,5 @@
-"""What ``--demo`` names: one image, a folder of images or a video, checked before any model loads.
+"""What ``--demo`` names: one image, a folder of images or a video, checked before any model loads;
+then its pictures or frames, read one by one.
 """
 import contextlib
 import os
@@ -9,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pose3d.utils import io
+from pose3d.utils.io import read_image as read_image_file
 from pose3d.utils.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -23,8 +24,8 @@ def read_image(path: Path) -> np.ndarray:
     Raises:
         UserError: the file is missing or not a decodable image.
     """
-    return io.read_image(path, missing_fix="check --demo",
-                         damaged_fix=f"give a {_IMAGE_TYPES} file with --demo")
+    return read_image_file(path, missing_fix="check --demo",
+                           damaged_fix=f"give a {_IMAGE_TYPES} file with --demo")
 
 
 @contextlib.contextmanager
