@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import torch  # noqa: E402
 
 from pose3d.onnx_backend import (DEFAULT_OPSET, OnnxModel, export_onnx,  # noqa: E402
-                                 model_spec_from_checkpoint)
+                                 load_checkpoint_model)
 from pose3d.utils.errors import UserError  # noqa: E402
 
 
@@ -41,29 +41,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(min(4, torch.get_num_threads()))
-    from pose3d.models import create_model
-    from pose3d.utils.checkpoint import load_checkpoint, load_model_weights
-
     if (args.input_h is None) != (args.input_w is None):
         print("error: give both --input_h and --input_w, or neither", file=sys.stderr)
         return 1
     input_hw = None if args.input_h is None else (args.input_h, args.input_w)
     out = Path(args.out) if args.out else Path(args.load_model).with_suffix(".onnx")
     try:
-        ckpt = load_checkpoint(args.load_model)
-        spec = model_spec_from_checkpoint(ckpt, args.arch, None, input_hw)
-        model = create_model(spec["arch"], spec["heads"], num_stacks=spec["num_stacks"],
-                             num_modules=spec["num_modules"], num_features=spec["num_features"],
-                             input_hw=spec["input_hw"])
-        load_model_weights(model, ckpt["state_dict"], spec["arch"], source=args.load_model)
-        model.eval()
-        export_onnx(model, out, spec["input_hw"], opset=args.opset)
+        model, spec = load_checkpoint_model(args.load_model, args.arch, None, input_hw)
+        export_onnx(model, out, spec.input_hw, opset=args.opset)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    height, width = spec["input_hw"]
-    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): --arch {spec['arch']}, heads "
-          f"{spec['heads']}, input 'input' (batch, 3, {height}, {width}), dynamic batch")
+    height, width = spec.input_hw
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB): --arch {spec.arch}, heads "
+          f"{spec.heads}, input 'input' (batch, 3, {height}, {width}), dynamic batch")
     if args.check:
         x = torch.randn(2, 3, height, width)
         with torch.no_grad():

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import torch  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from pose3d.models import ARCH_CHOICES, count_parameters, create_model  # noqa: E402
+from pose3d.models import ARCH_CHOICES, ModelSpec, build_from_spec, count_parameters  # noqa: E402
 from pose3d.skeleton import MPII16  # noqa: E402
 from pose3d.utils.errors import UserError  # noqa: E402
 
@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     k = MPII16.num_joints
     heads = {"hm": k, "depth": k} if args.task == "human3d" else {"hm": k}
+    spec = ModelSpec(args.arch, heads, (args.input_h, args.input_w), num_stacks=args.num_stacks,
+                     num_modules=args.num_modules, num_features=args.num_features)
     try:
-        model = create_model(args.arch, heads, num_stacks=args.num_stacks,
-                             num_modules=args.num_modules, num_features=args.num_features,
-                             input_hw=(args.input_h, args.input_w))
+        model = build_from_spec(spec)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

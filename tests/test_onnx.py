@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from pose3d.inference import predict
-from pose3d.models import create_model
-from pose3d.onnx_backend import (OnnxModel, export_onnx, load_onnx_or_export,
-                                 model_spec_from_checkpoint, onnx_cache_path)
+from pose3d.models import create_model, spec_from_checkpoint
+from pose3d.onnx_backend import OnnxModel, export_onnx, load_onnx_or_export, onnx_cache_path
 from pose3d.utils.errors import UserError
 from helpers import load_script, randomise_bn, rel_error
 
@@ -45,6 +44,16 @@ def test_onnx_matches_torch_dynamic_batch(tiny, batch):
         assert got[0][name].shape == ref[name].shape == (batch, 16, 16, 16)
         assert got[0][name].dtype == torch.float32
         assert rel_error(got[0][name], ref[name]) < RTOL, name
+
+
+def test_export_looks_through_wrappers(tiny, tmp_path):
+    model, _ = tiny
+    path = export_onnx(torch.nn.DataParallel(model), tmp_path / "wrapped.onnx", SIZE)
+    x = torch.randn(2, 3, *SIZE, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ref = model(x)[0]
+    got = OnnxModel(path, num_threads=1)(x)[0]
+    assert rel_error(got["depth"], ref["depth"]) < RTOL
 
 
 def test_export_keeps_training_flag(tmp_path):
@@ -109,15 +118,15 @@ def test_load_onnx_or_export_caches(tmp_path):
 
 def test_spec_from_checkpoint_keys():
     state = {"hm.weight": torch.zeros(16, 256, 1, 1), "depth.weight": torch.zeros(16, 256, 1, 1)}
-    spec = model_spec_from_checkpoint({"state_dict": state}, arch="msra_18")
-    assert spec["arch"] == "msra_18" and spec["heads"] == HEADS
-    assert spec["input_hw"] == (256, 256)
-    spec = model_spec_from_checkpoint(
+    spec = spec_from_checkpoint({"state_dict": state}, arch="msra_18")
+    assert spec.arch == "msra_18" and spec.heads == HEADS
+    assert spec.input_hw == (256, 256)
+    spec = spec_from_checkpoint(
         {"state_dict": {"hm.weight": torch.zeros(16, 256, 1, 1)}, "arch": "msra_50",
          "opt": {"input_h": 128, "input_w": 96}}, arch="msra_18")
-    assert spec["arch"] == "msra_50" and spec["heads"] == {"hm": 16}
-    assert spec["input_hw"] == (128, 96)
-    assert model_spec_from_checkpoint({"state_dict": state}, input_hw=(64, 32))["input_hw"] == \
+    assert spec.arch == "msra_50" and spec.heads == {"hm": 16}
+    assert spec.input_hw == (128, 96)
+    assert spec_from_checkpoint({"state_dict": state}, input_hw=(64, 32)).input_hw == \
         (64, 32)
 
 

@@ -40,8 +40,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pose3d.camera_space import FOCAL_RULE, default_focal, principal_point
-from pose3d.demo_inputs import DemoInput, discover_inputs, open_video, read_image, unique_names
+from pose3d.camera_space import FOCAL_RULE
+from pose3d.demo_inputs import DemoInput, discover_inputs, iter_frames, iter_pictures, open_video
 from pose3d.demo_output import (Camera, Person, Viewer, draw_people, person_record, plot_people,
                                 progress, write_json)
 from pose3d.detection import Boxes, HogDetector, clip_to_image, frame_key, read_detections
@@ -108,13 +108,6 @@ def check_options(opt: argparse.Namespace) -> None:
                         f"{FOCAL_RULE}")
 
 
-def camera_for(image_hw: tuple[int, int], focal: float) -> Camera:
-    """The camera of the camera-space estimate for one picture size."""
-    if focal > 0:
-        return Camera(float(focal), principal_point(image_hw), "--focal")
-    return Camera(default_focal(image_hw), principal_point(image_hw), FOCAL_RULE)
-
-
 def find_people(predictor: Predictor, images: Sequence[np.ndarray],
                 boxes: Sequence[Boxes | None]) -> list[list[Person]]:
     """Predict every person of several pictures in one pass (crops batched across pictures)."""
@@ -150,16 +143,13 @@ def _header(model_name: str, source: BoxSource) -> dict[str, Any]:
 def run_images(src: DemoInput, predictor: Predictor, save_dir: Path, source: BoxSource,
                viewer: Viewer, opt: argparse.Namespace, model_name: str) -> list[Path]:
     """Image or folder: three files per picture. Returns the written paths."""
-    names = unique_names(src.images)
     written: list[Path] = []
-    loaded = ((name, path, src.first if (src.kind == "image" and src.first is not None)
-               else read_image(path)) for name, path in zip(names, src.images))
     bar = progress(src.path.name, len(src.images)) if len(src.images) > 1 else None
-    for batch in _batches(loaded, BATCH_SIZE):
+    for batch in _batches(iter_pictures(src), BATCH_SIZE):
         found = [source(im, path.name) for _, path, im in batch]
         for (name, path, image), people in zip(batch, find_people(
                 predictor, [im for _, _, im in batch], found)):
-            camera = camera_for(image.shape[:2], opt.focal)
+            camera = Camera.for_picture(image.shape[:2], opt.focal)
             overlay, plot = draw_people(image, people), plot_people(people, camera, name)
             written.append(vis.write_image(save_dir / f"{name}_2d.png", overlay))
             written.append(vis.write_image(save_dir / f"{name}_3d.png", plot))
@@ -175,21 +165,12 @@ def run_images(src: DemoInput, predictor: Predictor, save_dir: Path, source: Box
     return written
 
 
-def _frames(src: DemoInput) -> Iterator[np.ndarray]:
-    yield src.first
-    while True:
-        ok, frame = src.capture.read()
-        if not ok:
-            return
-        yield frame
-
-
 def track_video(src: DemoInput, predictor: Predictor, source: BoxSource) -> list[list[Person]]:
     """Pass 1 over a video: the people of every frame, with track ids."""
     tracker = Tracker()
     frames: list[list[Person]] = []
     bar = progress(src.path.stem, int(src.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    for batch in _batches(_frames(src), BATCH_SIZE):
+    for batch in _batches(iter_frames(src), BATCH_SIZE):
         keys = [frame_key(src.path.name, len(frames) + i) for i in range(len(batch))]
         found = [source(frame, key) for frame, key in zip(batch, keys)]
         for frame, people in zip(batch, find_people(predictor, batch, found)):
@@ -226,14 +207,14 @@ def run_video(src: DemoInput, predictor: Predictor, save_dir: Path, source: BoxS
     src.capture.release()
     if opt.smooth:
         smooth_people(frames)
-    camera = camera_for(src.first.shape[:2], opt.focal)
+    camera = Camera.for_picture(src.first.shape[:2], opt.focal)
     video_path = save_dir / f"{name}_2d.mp4"
     written: list[Path] = []
     records: list[dict[str, Any]] = []
     cap, first = open_video(src.path)  # pass 2 draws from a fresh read of the file
     writer = vis.VideoWriter(video_path, fps)
     try:
-        for index, (frame, people) in enumerate(zip(_frames(DemoInput("video", src.path, [],
+        for index, (frame, people) in enumerate(zip(iter_frames(DemoInput("video", src.path, [],
                                                                       first, cap)), frames)):
             frame_name = f"{name}_{index:05d}"
             overlay, plot = draw_people(frame, people), plot_people(people, camera, frame_name)

@@ -1,4 +1,5 @@
-"""What ``--demo`` names: one image, a folder of images or a video, checked before any model loads.
+"""What ``--demo`` names: one image, a folder of images or a video, checked before any model loads;
+then its pictures or frames, read one by one.
 """
 import contextlib
 import os
@@ -9,30 +10,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pose3d.utils.io import read_image as read_image_file
 from pose3d.utils.errors import UserError
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+_IMAGE_TYPES = "/".join(e[1:] for e in IMAGE_EXTS)
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read a picture as (H, W, 3) uint8 BGR.
-
-    Decoded from the bytes (``cv2.imdecode``) so a bad file gives our message only, not OpenCV's
-    own warning as well.
+    """Read a picture named by ``--demo`` as (H, W, 3) uint8 BGR.
 
     Raises:
         UserError: the file is missing or not a decodable image.
     """
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as err:
-        raise UserError(f"{path}: cannot read the file ({err.strerror}); check --demo") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise UserError(f"{path}: not a readable image (empty, corrupt or another format); "
-                        f"give a {'/'.join(e[1:] for e in IMAGE_EXTS)} file with --demo")
-    return image
+    return read_image_file(path, missing_fix="check --demo",
+                           damaged_fix=f"give a {_IMAGE_TYPES} file with --demo")
 
 
 @contextlib.contextmanager
@@ -104,8 +97,7 @@ def discover_inputs(path_text: str) -> DemoInput:
                          if p.is_file() and p.suffix.lower() in IMAGE_EXTS),
                         key=lambda p: p.name)
         if not images:
-            raise UserError(f"--demo {path_text}: the folder holds no "
-                            f"{'/'.join(e[1:] for e in IMAGE_EXTS)} images")
+            raise UserError(f"--demo {path_text}: the folder holds no {_IMAGE_TYPES} images")
         return DemoInput("folder", path, images)
     suffix = path.suffix.lower()
     if suffix in VIDEO_EXTS:
@@ -124,6 +116,23 @@ def discover_inputs(path_text: str) -> DemoInput:
         raise UserError(f"--demo {path_text}: neither a readable image nor a video; give a "
                         f"{'/'.join(e[1:] for e in IMAGE_EXTS + VIDEO_EXTS)} file") from None
     return DemoInput("video", path, [], frame, cap)
+
+
+def iter_pictures(src: DemoInput) -> Iterator[tuple[str, Path, np.ndarray]]:
+    """(output name, path, picture) of each picture of an image or folder input, read lazily."""
+    for name, path in zip(unique_names(src.images), src.images):
+        checked = src.first if src.kind == "image" else None  # decoded by discover_inputs
+        yield name, path, checked if checked is not None else read_image(path)
+
+
+def iter_frames(src: DemoInput) -> Iterator[np.ndarray]:
+    """Every frame of a video input: the one read while checking it, then the rest."""
+    yield src.first
+    while True:
+        ok, frame = src.capture.read()
+        if not ok:
+            return
+        yield frame
 
 
 def unique_names(paths: Sequence[Path]) -> list[str]:

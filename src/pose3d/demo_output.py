@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pose3d.camera_space import to_camera
+from pose3d.camera_space import FOCAL_RULE, default_focal, principal_point, to_camera
 from pose3d.predictor import Pose
 from pose3d.utils import visualize as vis
 
@@ -50,6 +50,13 @@ class Camera:
     focal: float
     principal: np.ndarray
     focal_from: str
+
+    @classmethod
+    def for_picture(cls, image_hw: tuple[int, int], focal: float) -> "Camera":
+        """The camera of one picture size: ``--focal`` when > 0, else :data:`FOCAL_RULE`."""
+        if focal > 0:
+            return cls(float(focal), principal_point(image_hw), "--focal")
+        return cls(default_focal(image_hw), principal_point(image_hw), FOCAL_RULE)
 
     def record(self) -> dict[str, Any]:
         """The ``camera_space`` block of the JSON: what the estimate assumes."""

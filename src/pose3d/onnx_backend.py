@@ -20,12 +20,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from pose3d.models import ModelSpec, build_from_spec, spec_from_checkpoint
+from pose3d.utils.checkpoint import load_checkpoint, load_model_weights, unwrap_model
 from pose3d.utils.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,9 @@ log = logging.getLogger(__name__)
 INPUT_NAME = "input"
 OUTPUT_ORDER = ("hm", "depth")
 DEFAULT_OPSET = 17
-DEFAULT_HEADS = {"hm": 16, "depth": 16}
-DEFAULT_INPUT_HW = (256, 256)
 
-__all__ = ["OnnxModel", "export_onnx", "export_checkpoint", "load_onnx_or_export",
-           "onnx_cache_path", "model_spec_from_checkpoint"]
+__all__ = ["OnnxModel", "export_onnx", "export_checkpoint", "load_checkpoint_model",
+           "load_onnx_or_export", "onnx_cache_path"]
 
 
 class _LastStack(nn.Module):
@@ -56,14 +55,6 @@ class _LastStack(nn.Module):
         return tuple(merged[name] for name in self.names)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    while True:
-        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
-        if not isinstance(inner, nn.Module):
-            return model
-        model = inner
-
-
 def export_onnx(model: nn.Module, path: str | os.PathLike, input_hw: tuple[int, int],
                 opset: int = DEFAULT_OPSET) -> Path:
     """Export ``model`` (in eval mode) to ``path`` with a dynamic batch dimension.
@@ -80,7 +71,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_hw: tuple[int, 
         ``path`` as a Path.
     """
     path = Path(path)
-    net = _unwrap(model)
+    net = unwrap_model(model)
     was_training = net.training
     height, width = input_hw
     param = next(net.parameters(), None)
@@ -113,74 +104,37 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_hw: tuple[int, 
     return path
 
 
-def _heads_from_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, int] | None:
-    """Head sizes read off the head weights (PoseResNet ``hm``/``depth``, hourglass
-    ``tmpOut``/``reg``)."""
-    for hm_key, depth_key in (("hm.weight", "depth.weight"), ("tmpOut.0.weight", "reg.weight")):
-        if hm_key in state_dict:
-            heads = {"hm": int(state_dict[hm_key].shape[0])}
-            if depth_key in state_dict:
-                heads["depth"] = int(state_dict[depth_key].shape[0])
-            return heads
-    return None
-
-
-def model_spec_from_checkpoint(ckpt: Mapping[str, Any], arch: str | None = None,
-                               heads: Mapping[str, int] | None = None,
-                               input_hw: tuple[int, int] | None = None) -> dict[str, Any]:
-    """Network arguments for a loaded checkpoint.
-
-    ``arch`` and ``heads`` come from the checkpoint's ``arch``/``heads``/``opt`` keys when present
-    (the weights fix them), else from the arguments, else from the head weights / defaults. The
-    input size comes from ``input_hw`` when given, else ``opt['input_h'/'input_w']``, else
-    256 x 256. Hourglass sizes come from ``opt``.
-
-    Returns:
-        ``{'arch', 'heads', 'input_hw', 'num_stacks', 'num_modules', 'num_features'}``.
-    """
-    opt = ckpt.get("opt") or {}
-    ck_arch = ckpt.get("arch") or opt.get("arch")
-    ck_heads = ckpt.get("heads") or opt.get("heads") or None
-    if ck_arch and arch and ck_arch != arch:
-        log.warning("checkpoint was trained with --arch %s; exporting that instead of %s",
-                    ck_arch, arch)
-    if ck_heads and heads and dict(ck_heads) != dict(heads):
-        log.warning("checkpoint heads %s differ from %s; using the checkpoint's",
-                    dict(ck_heads), dict(heads))
-    spec_heads = ck_heads or heads or _heads_from_state_dict(ckpt["state_dict"]) or DEFAULT_HEADS
-    if input_hw is None:
-        input_hw = (int(opt.get("input_h", DEFAULT_INPUT_HW[0])),
-                    int(opt.get("input_w", DEFAULT_INPUT_HW[1])))
-    return {"arch": ck_arch or arch or "msra_50",
-            "heads": {str(k): int(v) for k, v in dict(spec_heads).items()},
-            "input_hw": (int(input_hw[0]), int(input_hw[1])),
-            "num_stacks": int(opt.get("num_stacks", 2)),
-            "num_modules": int(opt.get("num_modules", 2)),
-            "num_features": int(opt.get("num_features", 256))}
-
-
 def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike,
                       arch: str | None = None, heads: Mapping[str, int] | None = None,
                       input_hw: tuple[int, int] | None = None,
                       opset: int = DEFAULT_OPSET) -> Path:
     """Build the network of a checkpoint, load its weights strictly and export it to ``out``.
 
-    See :func:`model_spec_from_checkpoint` for where arch, heads and input size come from.
+    See :func:`pose3d.models.spec_from_checkpoint` for where arch, heads and input size come
+    from.
 
     Raises:
         CheckpointError: unreadable checkpoint or weights that do not fit the network.
         UserError: unknown arch or an input size the network cannot take.
     """
-    from pose3d.models import create_model
-    from pose3d.utils.checkpoint import load_checkpoint, load_model_weights
+    model, spec = load_checkpoint_model(checkpoint_path, arch, heads, input_hw)
+    return export_onnx(model, out, spec.input_hw, opset=opset)
 
+
+def load_checkpoint_model(checkpoint_path: str | os.PathLike, arch: str | None = None,
+                          heads: Mapping[str, int] | None = None,
+                          input_hw: tuple[int, int] | None = None) -> tuple[nn.Module, ModelSpec]:
+    """The network of a checkpoint with its weights loaded strictly, in eval mode, and its spec.
+
+    Raises:
+        CheckpointError: unreadable checkpoint or weights that do not fit the network.
+        UserError: unknown arch or an input size the network cannot take.
+    """
     ckpt = load_checkpoint(checkpoint_path)
-    spec = model_spec_from_checkpoint(ckpt, arch, heads, input_hw)
-    model = create_model(spec["arch"], spec["heads"], num_stacks=spec["num_stacks"],
-                         num_modules=spec["num_modules"], num_features=spec["num_features"],
-                         input_hw=spec["input_hw"])
-    load_model_weights(model, ckpt["state_dict"], spec["arch"], source=checkpoint_path)
-    return export_onnx(model.eval(), out, spec["input_hw"], opset=opset)
+    spec = spec_from_checkpoint(ckpt, arch, heads, input_hw)
+    model = build_from_spec(spec)
+    load_model_weights(model, ckpt["state_dict"], spec.arch, source=checkpoint_path)
+    return model.eval(), spec
 
 
 class OnnxModel:
@@ -285,7 +239,7 @@ def load_onnx_or_export(checkpoint_path: str | os.PathLike, arch: str,
     Args:
         checkpoint_path: ``.pth`` file (``--load_model``).
         arch, heads, input_hw: the network as the caller built it (the checkpoint's own keys
-            win where they disagree, see :func:`model_spec_from_checkpoint`).
+            win where they disagree, see :func:`pose3d.models.spec_from_checkpoint`).
         cache_dir: where the ``.onnx`` goes; default next to the checkpoint.
         providers, num_threads: passed to :class:`OnnxModel`.
 

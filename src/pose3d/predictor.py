@@ -7,7 +7,7 @@ from ``--load_model`` (a pose3d or published checkpoint, or an exported ONNX fil
 import argparse
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from pose3d.datasets.transforms import adjust_aspect_ratio, get_affine_transform, normalize_image
 from pose3d.evaluation.h36m import mpii16_to_h36m17, skeleton_length
 from pose3d.inference import decode_2d, decode_3d, predict
+from pose3d.models import ModelSpec, build_from_spec, spec_from_checkpoint
 from pose3d.paths import EXP_DIR, MODELS_DIR, REPO_ROOT
 from pose3d.skeleton import MEAN_BONE_LENGTH_MM, MPII16
 from pose3d.utils import device as dev
@@ -234,37 +235,30 @@ def _explicit_flags(argv: Sequence[str] | None) -> set[str]:
     return {a.split("=", 1)[0] for a in (argv or []) if a.startswith("--")}
 
 
-def model_config(ckpt: Mapping[str, Any], opt: argparse.Namespace) -> dict[str, Any]:
-    """Architecture, heads and input size: from the checkpoint when it says, else from the flags.
+def demo_spec(ckpt: Mapping[str, Any], opt: argparse.Namespace) -> ModelSpec:
+    """The demo's network: the checkpoint's, with the flags for what the checkpoint leaves open.
 
     Args:
         ckpt: :func:`pose3d.utils.checkpoint.load_checkpoint` output.
         opt: parsed options (``arch``, ``input_h``, ``input_w``, hourglass sizes).
 
     Returns:
-        ``{'arch', 'heads', 'input_hw', 'num_stacks', 'num_modules', 'num_features'}``; heads
-        always include a 16-channel ``depth`` head (the original demo forces it).
+        A :class:`ModelSpec` whose heads always include a 16-channel ``depth`` head (the original
+        demo forces it).
+
+    Raises:
+        UserError: the checkpoint predicts other than the 16 MPII joints.
     """
-    saved = ckpt.get("opt") if isinstance(ckpt.get("opt"), Mapping) else {}
-    arch = ckpt.get("arch") or saved.get("arch") or opt.arch
-    heads = dict(ckpt.get("heads") or saved.get("heads") or {"hm": NUM_JOINTS})
-    if int(heads.get("hm", NUM_JOINTS)) != NUM_JOINTS:
-        raise UserError(f"--load_model: the checkpoint predicts {heads.get('hm')} joints; the "
+    flags = ModelSpec(arch=opt.arch, heads={"hm": NUM_JOINTS}, input_hw=(opt.input_h, opt.input_w),
+                      num_stacks=opt.num_stacks or 2, num_modules=opt.num_modules,
+                      num_features=opt.num_features)
+    typed_arch = opt.arch if "--arch" in _explicit_flags(getattr(opt, "argv", None)) else None
+    spec = spec_from_checkpoint(ckpt, arch=typed_arch, defaults=flags)
+    if spec.heads.get("hm", NUM_JOINTS) != NUM_JOINTS:
+        raise UserError(f"--load_model: the checkpoint predicts {spec.heads['hm']} joints; the "
                         f"demo draws the {NUM_JOINTS} MPII joints, so use an MPII-joint model "
                         "such as models/fusion_3d_var.pth")
-    heads.setdefault("depth", NUM_JOINTS)
-    input_h = int(saved.get("input_h") or opt.input_h)
-    input_w = int(saved.get("input_w") or opt.input_w)
-    if "--arch" in _explicit_flags(getattr(opt, "argv", None)) and arch != opt.arch:
-        log.warning("--arch %s ignored: the checkpoint says it holds %s", opt.arch, arch)
-    return {
-        "arch": str(arch),
-        "heads": {str(k): int(v) for k, v in heads.items()},
-        "input_hw": (input_h, input_w),
-        "num_stacks": int(saved.get("num_stacks") or opt.num_stacks or 2),
-        "num_modules": int(saved.get("num_modules") or opt.num_modules),
-        "num_features": int(saved.get("num_features") or opt.num_features),
-    }
+    return replace(spec, heads={**spec.heads, "depth": spec.heads.get("depth", NUM_JOINTS)})
 
 
 def load_predictor(opt: argparse.Namespace) -> Predictor:
@@ -274,7 +268,6 @@ def load_predictor(opt: argparse.Namespace) -> Predictor:
         UserError / CheckpointError: missing or unreadable file, or weights of another
             architecture.
     """
-    from pose3d.models import create_model
     from pose3d.utils.checkpoint import load_checkpoint, load_model_weights
 
     path = resolve_model_path(opt.load_model, opt.backend)
@@ -290,17 +283,15 @@ def load_predictor(opt: argparse.Namespace) -> Predictor:
         return Predictor(model, (input_hw[1], input_hw[0]), device, amp="off")
 
     ckpt = load_checkpoint(path)
-    cfg = model_config(ckpt, opt)
-    model = create_model(cfg["arch"], cfg["heads"], num_stacks=cfg["num_stacks"],
-                         num_modules=cfg["num_modules"], num_features=cfg["num_features"],
-                         input_hw=cfg["input_hw"], pretrained=False)
-    allowed = load_model_weights(model, ckpt["state_dict"], cfg["arch"], source=path)
+    spec = demo_spec(ckpt, opt)
+    model = build_from_spec(spec)
+    allowed = load_model_weights(model, ckpt["state_dict"], spec.arch, source=path)
     if allowed:
         log.warning("%s is a 2D checkpoint (no depth head): the 3D output is untrained", path)
     model = dev.prepare_model(model, device, channels_last=opt.channels_last,
                               compile=opt.compile, eval=True).net
     model.description = str(path)  # type: ignore[attr-defined]
-    log.info("model %s (%s, input %dx%d) on %s", _short(path), cfg["arch"], cfg["input_hw"][1],
-             cfg["input_hw"][0], device)
-    h, w = cfg["input_hw"]
+    log.info("model %s (%s, input %dx%d) on %s", _short(path), spec.arch, spec.input_hw[1],
+             spec.input_hw[0], device)
+    h, w = spec.input_hw
     return Predictor(model, (w, h), device, amp=opt.amp, channels_last=opt.channels_last)

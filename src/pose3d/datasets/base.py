@@ -42,12 +42,10 @@ from torch.utils.data import Dataset
 
 from pose3d.skeleton import H36M17, MPII16
 from pose3d.utils.errors import DataFormatError
+from pose3d.utils.io import read_image
 
 from .heatmap import depth_index, draw_gaussian_targets
 from .transforms import adjust_aspect_ratio, get_affine_transform, normalize_image
-
-_REDUCED_FLAGS = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                  8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 @dataclass
@@ -84,24 +82,6 @@ class DataConfig:
 def stable_hash(name: str) -> int:
     """A process-independent hash (Python's ``hash`` is salted per process)."""
     return zlib.crc32(name.encode())
-
-
-def read_image(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
-    """Read a BGR image, optionally decoded at 1/``reduce`` resolution (JPEG DCT scaling).
-
-    Raises:
-        DataFormatError: the file is missing, empty or not an image.
-    """
-    path = str(path)
-    if not os.path.isfile(path):
-        raise DataFormatError(path, "image file is missing",
-                              "check that the dataset's images/ folder is complete")
-    flag = _REDUCED_FLAGS.get(reduce, cv2.IMREAD_COLOR)
-    img = cv2.imread(path, flag)
-    if img is None:
-        raise DataFormatError(path, "not a readable image (empty or corrupt)",
-                              "re-extract or delete this image")
-    return img
 
 
 class PoseDataset(Dataset):

@@ -10,8 +10,8 @@ accept numpy arrays or torch tensors (converted to float64 numpy) unless noted.
 * ``n_mpjpe``: after a least-squares scale fitted to the ground truth.
 * ``pck_3d`` / ``auc_3d``: MPI-INF-3DHP 3DPCK@150 mm and its area under the curve (0..150 mm).
 * ``pck``: generic 2D PCK with a per-sample normaliser (PCK@0.2 of the torso on LSP).
-* ``compute_similarity_transform``: MATLAB ``procrustes`` of integral-human-pose, used by the 3D
-  datasets for the pixels-per-mm scale.
+* ``compute_similarity_transform``: MATLAB ``procrustes`` of integral-human-pose, the definition
+  of the 3D datasets' pixels-per-mm scale. It and ``procrustes_align`` share one rotation fit.
 """
 import math
 
@@ -73,8 +73,8 @@ def heatmap_accuracy(output_hm: torch.Tensor, target_hm: torch.Tensor,
         sample (0.0 if none has), and (len(acc_idxs),) fractions in [0, 1], NaN for joints with no
         valid sample.
     """
-    # Imported here: datasets import this module (compute_similarity_transform), so a top-level
-    # import of the datasets package would be circular.
+    # Imported here: datasets import the evaluation package (MPII reads its PCKh ground truth),
+    # so a top-level import of the datasets package would be circular.
     from ..datasets.heatmap import get_preds
 
     out = torch.as_tensor(output_hm).detach().float().cpu()
@@ -121,12 +121,33 @@ def mpjpe(pred, gt) -> float:
     return float(joint_errors(pred, gt).mean())
 
 
+def _rotation_fit(src0: np.ndarray, dst0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthogonal Procrustes of centred point sets by a batched SVD.
+
+    ``R`` minimises ``|src0 @ R - dst0|`` over proper rotations: a solution whose determinant
+    would be -1 is a reflection, so the last singular direction is flipped.
+
+    Args:
+        src0, dst0: (N, J, D) centred points.
+
+    Returns:
+        ``(R, trace)``: (N, D, D) rotations and (N,) ``trace(src0^T dst0 R^T)`` (the sum of
+        singular values, the last one signed), from which the optimal scales follow.
+    """
+    cov = np.einsum("nji,njk->nik", src0, dst0)  # (N, D, D) = src0^T dst0
+    u, s, vt = np.linalg.svd(cov)
+    sign = np.sign(np.linalg.det(u @ vt))
+    sign[sign == 0] = 1.0
+    d = np.ones_like(s)
+    d[:, -1] = sign
+    return (u * d[:, None, :]) @ vt, (s * d).sum(axis=1)  # U diag(d) V^T
+
+
 def procrustes_align(pred, gt) -> np.ndarray:
     """Align each predicted pose to its ground truth by a similarity transform.
 
-    Solves ``min_{s,R,t} |s * pred @ R + t - gt|`` per sample with a batched SVD (orthogonal
-    Procrustes). A rotation whose determinant would be -1 is a reflection; the last singular
-    direction is flipped so that ``R`` stays a proper rotation.
+    Solves ``min_{s,R,t} |s * pred @ R + t - gt|`` per sample (:func:`_rotation_fit`, then the
+    least-squares scale).
 
     Args:
         pred, gt: (N, J, 3) poses.
@@ -139,15 +160,9 @@ def procrustes_align(pred, gt) -> np.ndarray:
     mu_p = pred.mean(axis=1, keepdims=True)
     mu_g = gt.mean(axis=1, keepdims=True)
     p0, g0 = pred - mu_p, gt - mu_g
-    cov = np.einsum("nji,njk->nik", p0, g0)  # (N, 3, 3) = p0^T g0
-    u, s, vt = np.linalg.svd(cov)
-    sign = np.sign(np.linalg.det(u @ vt))
-    sign[sign == 0] = 1.0
-    d = np.ones_like(s)
-    d[:, -1] = sign
-    rot = (u * d[:, None, :]) @ vt  # U diag(d) V^T
+    rot, trace = _rotation_fit(p0, g0)
     ss_p = (p0 ** 2).sum(axis=(1, 2))
-    scale = (s * d).sum(axis=1) / np.maximum(ss_p, 1e-12)
+    scale = trace / np.maximum(ss_p, 1e-12)
     return scale[:, None, None] * (p0 @ rot) + mu_g
 
 
@@ -222,9 +237,8 @@ def auc_3d(pred, gt, thresholds=AUC_THRESHOLDS_MM) -> float:
 def compute_similarity_transform(X, Y, compute_optimal_scale: bool = True):
     """Procrustes fit of ``Y`` onto ``X`` (MATLAB ``procrustes``; integral-human-pose form).
 
-    Finds ``Z = b * Y @ T + c`` closest to ``X``: both sets are centred and divided by their
-    Frobenius norms, ``T`` comes from the SVD of ``X0^T Y0`` with a reflection fixed by flipping the
-    last singular direction, and the optimal scale is ``b = trace * |X0| / |Y0|``.
+    Finds ``Z = b * Y @ T + c`` closest to ``X`` with the rotation of :func:`_rotation_fit` (no
+    reflections) and the optimal scale ``b = trace / |Y0|^2`` of the centred sets.
 
     Args:
         X: (n, k) target points (e.g. 2D detections in pixels).
@@ -232,32 +246,23 @@ def compute_similarity_transform(X, Y, compute_optimal_scale: bool = True):
         compute_optimal_scale: fit the scale ``b`` (else ``b = 1``).
 
     Returns:
-        ``(d, Z, T, b, c)``: d the standardised residual (0 = perfect fit), Z (n, k) the
-        transformed ``Y``, T (k, k) rotation, b scale (target units per source unit, e.g. pixels
-        per mm), c (k,) translation.
+        ``(d, Z, T, b, c)``: d the standardised residual (residual / ``|X0|^2``; 0 = perfect
+        fit), Z (n, k) the transformed ``Y``, T (k, k) rotation, b scale (target units per source
+        unit, e.g. pixels per mm), c (k,) translation.
     """
     X, Y = _np(X), _np(Y)
     mu_x, mu_y = X.mean(axis=0), Y.mean(axis=0)
     x0, y0 = X - mu_x, Y - mu_y
     ss_x, ss_y = (x0 ** 2).sum(), (y0 ** 2).sum()
-    norm_x, norm_y = math.sqrt(ss_x), math.sqrt(ss_y)
-    x0, y0 = x0 / norm_x, y0 / norm_y
-    u, s, vt = np.linalg.svd(x0.T @ y0)
-    v = vt.T
-    rot = v @ u.T
-    if np.linalg.det(rot) < 0:
-        v[:, -1] *= -1
-        s[-1] *= -1
-        rot = v @ u.T
-    trace = s.sum()
+    rot, trace = _rotation_fit(y0[None], x0[None])
+    rot, trace = rot[0], float(trace[0])
     if compute_optimal_scale:
-        b = trace * norm_x / norm_y
-        d = 1.0 - trace ** 2
-        Z = norm_x * trace * (y0 @ rot) + mu_x
+        b = trace / ss_y
+        d = 1.0 - trace ** 2 / (ss_x * ss_y)
     else:
         b = 1.0
-        d = 1.0 + ss_y / ss_x - 2.0 * trace * norm_y / norm_x
-        Z = norm_y * (y0 @ rot) + mu_x
+        d = 1.0 + ss_y / ss_x - 2.0 * trace / ss_x
+    Z = b * (y0 @ rot) + mu_x
     c = mu_x - b * (mu_y @ rot)
     return d, Z, rot, b, c
 

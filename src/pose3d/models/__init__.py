@@ -1,6 +1,8 @@
 """Network registry and the model output contract.
 
-``MODELS`` maps the family part of ``--arch`` to its builder:
+``FAMILIES`` maps the family part of ``--arch`` to its builder (``MODELS``), the builder's
+arguments and the input-size rule; :func:`create_model` and :func:`build_from_spec` (for a
+:class:`ModelSpec`, e.g. read from a checkpoint) build every network through it:
 
 * ``msra_{18,34,50,101,152}``: PoseResNet (:mod:`.pose_resnet`), the published checkpoints;
 * ``hg`` / ``hg_<num_stacks>``: stacked hourglass with FC depth regression (:mod:`.hourglass`).
@@ -16,24 +18,60 @@ dict per stack, keyed by head name:
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from torch import nn
 
 from ..utils.errors import UserError
 from . import hourglass, pose_resnet
+from .spec import ModelSpec, heads_from_state_dict, spec_from_checkpoint
 
 log = logging.getLogger(__name__)
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "msra": pose_resnet.build,
-    "hg": hourglass.build,
-}
+__all__ = ["ARCH_CHOICES", "FAMILIES", "INPUT_MULTIPLE", "MODELS", "ModelSpec", "build_from_spec",
+           "count_parameters", "create_model", "heads_from_state_dict", "parse_arch",
+           "spec_from_checkpoint"]
 
-#: Input sizes must be multiples of these (output stride x the deepest down-sampling).
-INPUT_MULTIPLE = {"msra": 32, "hg": hourglass.REG_STRIDE}
+
+def _msra_arguments(number: int | None, spec: ModelSpec, pretrained: bool) -> dict[str, Any]:
+    return {"num_layers": number, "heads": spec.heads, "pretrained": pretrained}
+
+
+def _hg_arguments(number: int | None, spec: ModelSpec, pretrained: bool) -> dict[str, Any]:
+    # ``hg_<n>`` names the number of stacks; plain ``hg`` takes --num_stacks.
+    return {"heads": spec.heads, "num_stacks": number or spec.num_stacks,
+            "num_modules": spec.num_modules, "num_features": spec.num_features,
+            "input_hw": spec.input_hw}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One network family of ``--arch``.
+
+    Attributes:
+        build: the family's builder.
+        arguments: (number of the arch, spec, pretrained) -> the builder's keyword arguments.
+        input_multiple: input sizes must be multiples of it (output stride x the deepest
+            down-sampling).
+        imagenet: whether ``pretrained`` means anything (an ImageNet trunk exists).
+    """
+
+    build: Callable[..., nn.Module]
+    arguments: Callable[[int | None, ModelSpec, bool], dict[str, Any]]
+    input_multiple: int
+    imagenet: bool
+
+
+FAMILIES = MappingProxyType({
+    "msra": Family(pose_resnet.build, _msra_arguments, 32, imagenet=True),
+    "hg": Family(hourglass.build, _hg_arguments, hourglass.REG_STRIDE, imagenet=False),
+})
+MODELS: dict[str, Callable[..., nn.Module]] = {name: f.build for name, f in FAMILIES.items()}
+INPUT_MULTIPLE = {name: f.input_multiple for name, f in FAMILIES.items()}
 
 ARCH_CHOICES = tuple(f"msra_{n}" for n in sorted(pose_resnet.RESNET_SPECS)) + ("hg",)
-
 
 def parse_arch(arch: str) -> tuple[str, int | None]:
     """Split an ``--arch`` value into (family, number).
@@ -58,7 +96,7 @@ def parse_arch(arch: str) -> tuple[str, int | None]:
 def create_model(arch: str, heads: dict[str, int], num_stacks: int = 2, num_modules: int = 2,
                  num_features: int = 256, input_hw: tuple[int, int] = (256, 256),
                  pretrained: bool = False) -> nn.Module:
-    """Build the network named by ``--arch``.
+    """Build the network named by ``--arch`` through :data:`FAMILIES`.
 
     Args:
         arch: ``msra_{18,34,50,101,152}``, ``hg`` or ``hg_<num_stacks>``.
@@ -73,23 +111,33 @@ def create_model(arch: str, heads: dict[str, int], num_stacks: int = 2, num_modu
     Raises:
         UserError: unknown ``--arch``, an input size the network cannot take, or bad heads.
     """
-    family, number = parse_arch(arch)
+    family_name, number = parse_arch(arch)
+    family = FAMILIES[family_name]
     height, width = input_hw
-    multiple = INPUT_MULTIPLE[family]
+    multiple = family.input_multiple
     if height <= 0 or width <= 0 or height % multiple or width % multiple:
         raise UserError(f"--input_h {height} --input_w {width}: --arch {arch} needs an input "
                         f"size that is a positive multiple of {multiple}; choose e.g. 256 x 256")
     if "hm" not in heads:
         raise UserError(f"heads {heads} lack 'hm'; check --task")
+    if pretrained and not family.imagenet:
+        log.info("--arch %s has no ImageNet weights; it starts from random init", arch)
+    spec = ModelSpec(arch, heads, (height, width), num_stacks, num_modules, num_features)
     try:
-        if family == "msra":
-            return MODELS["msra"](number, heads, pretrained=pretrained)
-        if pretrained:
-            log.info("--arch %s has no ImageNet weights; it starts from random init", arch)
-        return MODELS["hg"](heads, num_stacks=number or num_stacks, num_modules=num_modules,
-                            num_features=num_features, input_hw=(height, width))
+        return family.build(**family.arguments(number, spec, pretrained))
     except ValueError as err:
         raise UserError(f"--arch {arch}: {err}") from err
+
+
+def build_from_spec(spec: ModelSpec, pretrained: bool = False) -> nn.Module:
+    """:func:`create_model` for a :class:`ModelSpec` (e.g. from :func:`spec_from_checkpoint`).
+
+    Raises:
+        UserError: as :func:`create_model`.
+    """
+    return create_model(spec.arch, spec.heads, num_stacks=spec.num_stacks,
+                        num_modules=spec.num_modules, num_features=spec.num_features,
+                        input_hw=spec.input_hw, pretrained=pretrained)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

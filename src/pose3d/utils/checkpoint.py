@@ -43,7 +43,11 @@ _MAX_LISTED = 5
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain module inside DDP/DataParallel (``.module``) and torch.compile (``._orig_mod``)."""
+    """The plain module inside DDP/DataParallel (``.module``) and torch.compile (``._orig_mod``).
+
+    The one unwrap of the project: saving, weight loading and ONNX export look through wrappers
+    with it.
+    """
     while True:
         if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
             model = model.module
@@ -229,6 +233,10 @@ def _shape(t: Any) -> str:
     return "x".join(map(str, tuple(t.shape))) if isinstance(t, torch.Tensor) else "?"
 
 
+def _bn_counter(key: str) -> bool:
+    return key.endswith("num_batches_tracked")
+
+
 def load_model_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
                        arch: str | None = None, *, source: str | os.PathLike = "checkpoint"
                        ) -> list[str]:
@@ -254,13 +262,9 @@ def load_model_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor],
     target = unwrap_model(model)
     own = target.state_dict()
     given = strip_prefixes(state_dict)
-
-    def nbt(key: str) -> bool:
-        return key.endswith("num_batches_tracked")
-
-    missing = [k for k in own if k not in given and not nbt(k)]
-    unexpected = [k for k in given if k not in own and not nbt(k)]
-    mismatched = [k for k in own if k in given and not nbt(k)
+    missing = [k for k in own if k not in given and not _bn_counter(k)]
+    unexpected = [k for k in given if k not in own and not _bn_counter(k)]
+    mismatched = [k for k in own if k in given and not _bn_counter(k)
                   and tuple(own[k].shape) != tuple(given[k].shape)]
     allowed = [k for k in missing if _DEPTH_HEAD.match(k)]
     missing = [k for k in missing if k not in allowed]

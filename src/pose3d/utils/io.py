@@ -1,4 +1,8 @@
-"""Reading pickled and MATLAB dataset files safely.
+"""Reading pictures, pickled and MATLAB dataset files safely.
+
+:func:`read_image` is the one image reader of the datasets and the demo: it decodes the file's
+bytes (optionally at 1/2, 1/4 or 1/8 resolution) and turns a missing or undecodable file into a
+one-line :class:`DataFormatError`.
 
 Several dataset formats are pickles (the Human3.6M ``msra_cache``, Occlusion-Person's
 ``unrealcv_*.pkl``, the VIBE ``*_db.pt`` joblib dumps). A plain ``pickle.load`` runs whatever
@@ -25,8 +29,10 @@ import functools
 import os
 import pickle
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+import cv2
 import numpy as np
 
 from pose3d.utils.errors import DataFormatError
@@ -54,6 +60,41 @@ ALLOWED_GLOBALS = frozenset(
        ("_codecs", "encode")})
 # Joblib's placeholder for an array stored raw after its pickle (read by joblib, not called).
 JOBLIB_GLOBALS = frozenset({("joblib.numpy_pickle", "NumpyArrayWrapper")})
+# Decode flags of read_image's reduce factors (JPEG DCT scaling: cheap for large pictures).
+_REDUCED_FLAGS = MappingProxyType({2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                                   8: cv2.IMREAD_REDUCED_COLOR_8})
+_IMAGE_MISSING_FIX = "check that the dataset's images/ folder is complete"
+_IMAGE_DAMAGED_FIX = "re-extract or delete this image"
+
+
+def read_image(path: str | os.PathLike, reduce: int = 1, missing_fix: str = _IMAGE_MISSING_FIX,
+               damaged_fix: str = _IMAGE_DAMAGED_FIX) -> np.ndarray:
+    """Read a picture as (H, W, 3) uint8 BGR, optionally decoded at 1/``reduce`` resolution.
+
+    Decoded from the bytes (``cv2.imdecode``, the same pixels as ``cv2.imread``) so a bad file
+    gives our message only, not OpenCV's own warning as well.
+
+    Args:
+        path: the picture.
+        reduce: 1, 2, 4 or 8 (other values decode at full resolution).
+        missing_fix, damaged_fix: the advice of the message for a missing or unreadable file
+            and for a file that does not decode.
+
+    Raises:
+        DataFormatError: the file is missing, unreadable, empty or not an image.
+    """
+    if not os.path.isfile(path):
+        raise DataFormatError(path, "image file is missing", missing_fix)
+    try:
+        data = np.fromfile(os.fspath(path), dtype=np.uint8)
+    except OSError as err:
+        raise DataFormatError(path, f"cannot read the file ({err.strerror})", missing_fix) from None
+    flag = _REDUCED_FLAGS.get(reduce, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(data, flag) if data.size else None
+    if image is None:
+        raise DataFormatError(path, "not a readable image (empty, corrupt or another format)",
+                              damaged_fix)
+    return image
 
 
 class ForbiddenGlobal(pickle.UnpicklingError):
@@ -189,15 +230,8 @@ def read_pickle(path: str | os.PathLike, fix: str = "") -> Any:
     Raises:
         DataFormatError: missing, not unpicklable, or asking for a global outside the allowlist.
     """
-    target = Path(os.path.abspath(path))
-    if not target.is_file():
-        raise DataFormatError(target, "annotation file is missing", fix)
-    try:
-        return _read_with_retry(target, _read_pickle)
-    except ForbiddenGlobal as exc:
-        raise DataFormatError(target, f"refused to unpickle '{exc.name}' ({_NOT_DATA}") from None
-    except Exception as exc:  # a damaged pickle raises almost any type
-        raise DataFormatError(target, f"cannot be unpickled ({_one_line(exc)})", _DAMAGED) from None
+    return _read_safely(path, _read_pickle, ("annotation file is missing", fix),
+                        "cannot be unpickled")
 
 
 def read_joblib(path: str | os.PathLike, fix: str = "") -> Any:
@@ -206,16 +240,26 @@ def read_joblib(path: str | os.PathLike, fix: str = "") -> Any:
     Raises:
         DataFormatError: missing, unreadable, or asking for a global outside the allowlist.
     """
+    return _read_safely(path, unpickle_joblib, ("annotation db is missing", fix),
+                        "cannot be read with joblib.load")
+
+
+def _read_safely(path: str | os.PathLike, read, missing: tuple[str, str], failed: str) -> Any:
+    """``read(target, encoding)`` of an existing file with one-line errors.
+
+    Args:
+        missing: (problem, fix) of the message for a missing file.
+        failed: what the message says happened to a damaged file.
+    """
     target = Path(os.path.abspath(path))
     if not target.is_file():
-        raise DataFormatError(target, "annotation db is missing", fix)
+        raise DataFormatError(target, *missing)
     try:
-        return _read_with_retry(target, unpickle_joblib)
+        return _read_with_retry(target, read)
     except ForbiddenGlobal as exc:
         raise DataFormatError(target, f"refused to unpickle '{exc.name}' ({_NOT_DATA}") from None
-    except Exception as exc:  # joblib/pickle raise many types for a damaged file
-        raise DataFormatError(target, f"cannot be read with joblib.load ({_one_line(exc)})",
-                              _DAMAGED) from None
+    except Exception as exc:  # a damaged pickle or joblib dump raises almost any type
+        raise DataFormatError(target, f"{failed} ({_one_line(exc)})", _DAMAGED) from None
 
 
 def load_joblib(path: str | os.PathLike, data_dir: str | os.PathLike, fix: str = "") -> Any:
