@@ -6,15 +6,16 @@ from typing import Any, Callable, Sequence
 from pose3d.synthetic.degrade import NoiseBank
 from pose3d.utils.jobs import run_jobs
 
-# Batches per worker: enough to balance uneven jobs, few enough to build few noise banks.
-BATCHES_PER_WORKER = 4
+# Batches per worker: enough to balance uneven jobs, few enough to draw few noise banks.
+BATCHES_PER_WORKER = 2
 
 
 def run_batches(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> list:
     """``[fn(*job, noise=bank) for job in jobs]`` in order, in ``workers`` processes when > 1.
 
-    Jobs run in contiguous batches (all of them in one batch when run here); each batch makes one
-    :class:`~pose3d.synthetic.degrade.NoiseBank`. Jobs run with one OpenCV thread.
+    Jobs run in contiguous batches (all of them in one batch when run here), with one OpenCV
+    thread; each batch makes one :class:`~pose3d.synthetic.degrade.NoiseBank`, drawn where the
+    batch runs the first time one of its images needs noise.
     """
     jobs = list(jobs)
     if workers <= 1 or len(jobs) < 2:
