@@ -20,6 +20,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pose3d.paths import REPO_ROOT  # noqa: E402
+from pose3d.synthetic.degrade import NoiseBank  # noqa: E402
 from pose3d.synthetic.multi_person import (default_focal, render_group,  # noqa: E402
                                            sample_placements)
 from pose3d.synthetic.render import render_person, sample_rng  # noqa: E402
@@ -59,10 +60,11 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    noise = NoiseBank()
     for index, action, centred in PICTURES:
         size, extra = ((800, 600), CENTRED_OPTS) if centred else ((640, 480), {})
         sample = render_person(sample_rng(args.seed, "demo", index), *size, action=action,
-                               **RENDER_OPTS, **extra)
+                               noise=noise, **RENDER_OPTS, **extra)
         path = out / f"synthetic_{index}.jpg"
         if centred:
             image = centred_crop(sample["image"], sample["bbox"])

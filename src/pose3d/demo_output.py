@@ -17,6 +17,7 @@ import numpy as np
 from pose3d.camera_space import FOCAL_RULE, default_focal, principal_point, to_camera
 from pose3d.predictor import Pose
 from pose3d.utils import visualize as vis
+from pose3d.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -134,13 +135,7 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
 
 def progress(name: str, total: int):
     """A ``progress`` bar (silent when stderr is not a terminal); a counter if total is unknown."""
-    if total > 0:
-        from progress.bar import Bar
-
-        return Bar(name, max=total, suffix="%(index)d/%(max)d  %(elapsed_td)s / eta %(eta_td)s")
-    from progress.counter import Counter
-
-    return Counter(f"{name} ")
+    return progress_bar(name, total)
 
 
 def display_available() -> bool:

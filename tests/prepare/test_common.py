@@ -1,5 +1,8 @@
-"""crop_window / save_crop: a saved person crop gives the loader what the whole frame gives."""
+"""crop_window / save_crop: a saved person crop gives the loader what the whole frame gives;
+the job runner and its progress bar."""
 import math
+import operator
+import re
 
 import cv2
 import numpy as np
@@ -8,8 +11,11 @@ import pytest
 from pose3d.datasets.base import DataConfig, PoseDataset
 from pose3d.datasets.transforms import adjust_aspect_ratio, get_affine_transform
 from pose3d.prepare.common import (CROP_ALIGN, CropPolicy, SequenceStore, crop_window,
-                                   save_crop)
+                                   require_dir, save_crop)
 from pose3d.synthetic.render import render_person, sample_rng
+from pose3d.utils.errors import DataFormatError
+from pose3d.utils.jobs import run_jobs
+from pose3d.utils.progress import LineProgress, progress_bar
 
 FRAME = (1000, 1002)   # (width, height)
 
@@ -114,3 +120,48 @@ def test_store_rejects_a_sequence_with_a_missing_image(tmp_path):
     assert store.load("seq")["v"].tolist() == [0, 1, 2]
     (tmp_path / "a.jpg").unlink()
     assert store.load("seq") is None
+
+
+def test_run_jobs_keeps_job_order_in_single_thread_workers():
+    jobs = [(i, 3) for i in range(9)]
+    assert list(run_jobs(operator.mul, jobs, 2)) == [3 * i for i in range(9)]
+    assert set(run_jobs(cv2.getNumThreads, [()] * 4, 2)) == {1}
+
+
+def test_run_jobs_here_sets_opencv_threads_only_when_asked_and_restores_them():
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        assert list(run_jobs(cv2.getNumThreads, [()] * 2, 1, serial_single_thread=True)) == [1, 1]
+        assert cv2.getNumThreads() == 2
+        assert list(run_jobs(cv2.getNumThreads, [()] * 2, 1)) == [2, 2]
+    finally:
+        cv2.setNumThreads(before)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_jobs_raises_a_job_error_as_itself(tmp_path, workers):
+    missing = tmp_path / "missing"
+    jobs = [(tmp_path, "the root", "fix a"), (missing, "the folder", "create it")]
+    with pytest.raises(DataFormatError) as err:
+        list(run_jobs(require_dir, jobs, workers))
+    assert (err.value.path, err.value.problem, err.value.fix) == \
+        (str(missing), "the folder is missing", "create it")
+
+
+def test_run_jobs_prints_progress_lines_when_stderr_is_not_a_terminal(capsys):
+    assert list(run_jobs(operator.neg, [(1,), (2,), (3,)], 1, "sequences")) == [-1, -2, -3]
+    lines = capsys.readouterr().err.splitlines()
+    assert [re.sub(r"\(\d+s\)", "(Ts)", line) for line in lines] == \
+        ["sequences: 1/3 (Ts)", "sequences: 2/3 (Ts)", "sequences: 3/3 (Ts)"]
+    assert list(run_jobs(operator.neg, [(1,)], 1)) == [-1]
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_kinds():
+    from progress.bar import Bar
+    from progress.counter import Counter
+
+    assert isinstance(progress_bar("x", 5, lines_when_piped=True), LineProgress)
+    assert isinstance(progress_bar("x", 5), Bar)       # silent off a terminal
+    assert isinstance(progress_bar("x", 0), Counter)   # unknown length

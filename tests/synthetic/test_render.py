@@ -6,8 +6,11 @@ import pytest
 
 from pose3d.skeleton import SYNTH18
 from pose3d.synthetic import body as B
+from pose3d.synthetic import pose_checks as C
+from pose3d.synthetic import poses as P
 from pose3d.synthetic.camera import look_at, project, world_to_cam
-from pose3d.synthetic.render import PID, render_many, render_person, sample_rng
+from pose3d.synthetic.person import PID
+from pose3d.synthetic.render import render_many, render_person, sample_rng
 
 J = B.J
 KEYS = {"image", "joints_2d", "joints_3d_cam", "joints_3d_world", "visible", "in_image", "camera",
@@ -48,7 +51,7 @@ def test_keys_shapes_and_projection():
         assert (s["joints_2d"][:, 0] >= x1).all() and (s["joints_2d"][:, 1] <= y2).all()
         assert s["scale"] == pytest.approx((y2 - y1) / 200)
         assert np.allclose(s["center"], [(x1 + x2) / 2, (y1 + y2) / 2])
-        assert s["action"] in B.ACTIONS
+        assert s["action"] in P.ACTIONS
         assert not (s["visible"] & ~s["in_image"]).any()
         assert np.allclose(s["camera"]["R"] @ s["camera"]["R"].T, np.eye(3), atol=1e-9)
 
@@ -58,37 +61,37 @@ def test_sampled_poses_within_limits():
     for i in range(1000):
         rng = sample_rng(7, "poses", i)
         subject = B.sample_subject(rng)
-        pose, action, cls = B.sample_pose(rng)
+        pose, action, cls = P.sample_pose(rng)
         classes.add(cls)
-        assert action in B.ACTIONS
-        assert B.check_angles(pose) == []
+        assert action in P.ACTIONS
+        assert C.check_angles(pose) == []
         joints, _ = B.forward_kinematics(pose, subject)
         # The check is frame-free: any rigid placement must pass too.
         R = B.rot_y(i * 37.0) @ B.rot_x(20.0)
-        assert B.check_pose(joints @ R.T + 123.0, subject) == [], (i, cls)
+        assert C.check_pose(joints @ R.T + 123.0, subject) == [], (i, cls)
         assert B.STATURE_RANGE_MM[0] <= subject.stature <= B.STATURE_RANGE_MM[1]
-    assert classes == set(B.POSE_CLASSES)
+    assert classes == set(P.POSE_CLASSES)
 
 
 def test_check_pose_catches_violations():
     subject = _subject()
-    pose = B.neutral_pose()
+    pose = P.neutral_pose()
     joints, _ = B.forward_kinematics(pose, subject)
-    assert B.check_pose(joints, subject) == []
+    assert C.check_pose(joints, subject) == []
     bent = dict(pose, l_knee=-40.0)  # hyper-extended knee
-    assert B.check_angles(bent)
+    assert C.check_angles(bent)
     j2, _ = B.forward_kinematics(bent, subject)
-    assert any("knee bends forwards" in m for m in B.check_pose(j2, subject))
+    assert any("knee bends forwards" in m for m in C.check_pose(j2, subject))
     stretched = joints.copy()
     stretched[J["r_wrist"]] += 30.0
-    assert any("r_elbow-r_wrist" in m for m in B.check_pose(stretched, subject))
+    assert any("r_elbow-r_wrist" in m for m in C.check_pose(stretched, subject))
 
 
 def test_mirror_pose_is_geometric_mirror():
     subject = _subject(1)
-    pose, _, _ = B.sample_pose(sample_rng(0, "mirror", 0))
+    pose, _, _ = P.sample_pose(sample_rng(0, "mirror", 0))
     a, _ = B.forward_kinematics(pose, subject)
-    b, _ = B.forward_kinematics(B.mirror_pose(pose), subject)
+    b, _ = B.forward_kinematics(P.mirror_pose(pose), subject)
     assert np.allclose(b, (a * [-1.0, 1.0, 1.0])[SYNTH18.flip_index], atol=1e-6)
 
 
@@ -114,7 +117,7 @@ def test_sample_rng_is_stable():
 
 
 def _arm_across_chest() -> dict:
-    pose = B.neutral_pose()
+    pose = P.neutral_pose()
     pose.update(yaw=0.0, r_sh_flex=55.0, r_sh_abd=10.0, r_sh_rot=80.0, r_elbow=100.0)
     return pose
 
@@ -202,7 +205,7 @@ def _mirror_pair(lr_cues: bool) -> tuple[np.ndarray, np.ndarray, dict, dict]:
     mcam = dict(cam, R=S @ cam["R"] @ S, t=S @ cam["t"], cx=w - 1 - cam["cx"])
     opts = dict(PLAIN, subject=subject, light=(0.0, -0.6, -1.0), lr_cues=lr_cues)
     a = render_person(sample_rng(0, "mirror", 0), w, h, pose=pose, camera=cam, **opts)
-    b = render_person(sample_rng(0, "mirror", 0), w, h, pose=B.mirror_pose(pose), camera=mcam,
+    b = render_person(sample_rng(0, "mirror", 0), w, h, pose=P.mirror_pose(pose), camera=mcam,
                       **opts)
     return a["image"][:, ::-1].astype(np.float32), b["image"].astype(np.float32), a, b
 
@@ -223,7 +226,7 @@ def test_left_right_is_visible_in_the_picture():
 
 def test_face_and_chest_show_the_facing_direction():
     subject = _subject(4)
-    pose = B.neutral_pose()
+    pose = P.neutral_pose()
     opts = dict(PLAIN, subject=subject, pose=pose, light=(0.0, -0.5, -1.0))
     front = render_person(sample_rng(0, "face", 0), 200, 160, camera=_front_camera(pose, subject),
                           **opts)

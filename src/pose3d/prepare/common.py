@@ -5,7 +5,6 @@
 * :func:`save_crop`: write that part as a JPEG and return its offset in the frame;
 * :class:`SequenceStore`: per-sequence results saved atomically as ``.npz`` (no pickles), so an
   interrupted run resumes with the sequences it had finished and checked;
-* :func:`run_jobs`: one function over many sequences, in worker processes, with a progress bar;
 * :class:`Summary`: what a run did (sequences, frames, skipped with reasons, disk used).
 """
 from __future__ import annotations
@@ -13,10 +12,9 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -180,55 +178,6 @@ def concat_records(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarr
     if not parts:
         return {}
     return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}
-
-
-def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int, title: str
-             ) -> Iterator[Any]:
-    """Yield ``fn(*job)`` for every job, in order, with a progress bar titled ``title``.
-
-    Jobs run in ``workers`` processes when ``workers > 1`` (loky, so OpenCV and numpy state
-    stay per process); an exception of a job is raised here, in the calling process.
-    """
-    bar = _bar(title, len(jobs))
-    if workers <= 1 or len(jobs) < 2:
-        results: Iterator[Any] = (fn(*job) for job in jobs)
-    else:
-        from joblib import Parallel, delayed
-        results = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
-            delayed(_in_worker)(fn, job) for job in jobs)
-    for result in results:
-        bar.next()
-        yield result
-    bar.finish()
-
-
-def _in_worker(fn: Callable[..., Any], job: tuple) -> Any:
-    # The processes already run in parallel: OpenCV's own threads would only compete.
-    cv2.setNumThreads(1)
-    return fn(*job)
-
-
-class _PlainBar:
-    """Periodic lines instead of a bar when the output is not a terminal (logs, CI)."""
-
-    def __init__(self, title: str, total: int):
-        self.title, self.total, self.done, self.t0 = title, total, 0, time.time()
-
-    def next(self) -> None:
-        self.done += 1
-        if self.done == self.total or self.done % max(1, self.total // 10) == 0:
-            print(f"{self.title}: {self.done}/{self.total} ({time.time() - self.t0:.0f}s)",
-                  file=sys.stderr, flush=True)
-
-    def finish(self) -> None:
-        pass
-
-
-def _bar(title: str, total: int):
-    if sys.stderr.isatty():
-        from progress.bar import Bar
-        return Bar(title, max=max(total, 1), suffix="%(index)d/%(max)d %(elapsed)ds")
-    return _PlainBar(title, total)
 
 
 def disk_usage(*paths: str | os.PathLike) -> int:

@@ -40,9 +40,10 @@ from pose3d.datasets.h36m import (H36M, H36M_ACTIONS, SPLIT_DIRS, cache_path, im
                                   procrustes_scale)
 from pose3d.prepare.common import (CropPolicy, SequenceStore, Summary, atomic_write_bytes,
                                    concat_records, crop_window, loader_policy, require_dir,
-                                   run_jobs, save_crop)
+                                   save_crop)
 from pose3d.skeleton import H36M17, H36M32, name_map
 from pose3d.utils.errors import DataFormatError, UserError
+from pose3d.utils.jobs import run_jobs
 
 CAMERAS = ("54138969", "55011271", "58860488", "60457274")    # camera index 1..4
 SUBJECTS = {"train": ("S1", "S5", "S6", "S7", "S8"), "val": ("S9", "S11")}

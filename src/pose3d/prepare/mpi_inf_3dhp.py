@@ -39,9 +39,10 @@ import cv2
 import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, concat_records, crop_window,
-                                   dump_db_atomic, loader_policy, require_dir, run_jobs, save_crop)
+                                   dump_db_atomic, loader_policy, require_dir, save_crop)
 from pose3d.skeleton import MPII16, ROOT_MPII
 from pose3d.utils.errors import DataFormatError, UserError
+from pose3d.utils.jobs import run_jobs
 
 # The release's joint orders: annot2/annot3 of the training set (28) and of the test set (17).
 JOINTS28 = ("spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top",

@@ -46,12 +46,13 @@ import numpy as np
 
 from pose3d.prepare.common import (SequenceStore, Summary, atomic_write_bytes, concat_records,
                                    crop_window, disk_usage, dump_db_atomic, loader_policy,
-                                   require_dir, run_jobs, save_crop)
+                                   require_dir, save_crop)
 from pose3d.prepare.threedpw_joints import (camera_pose_params, openpose_to_mpii, project,
                                              smpl_to_mpii, world_to_camera)
 from pose3d.skeleton import MPII16, ROOT_MPII
 from pose3d.utils.errors import DataFormatError, UserError
 from pose3d.utils.io import read_pickle
+from pose3d.utils.jobs import run_jobs
 
 SPLITS = {"train": "train", "validation": "val", "test": "test"}   # release folder -> db split
 BOX_PAD = 1.2

@@ -20,22 +20,25 @@ import numpy as np
 
 from pose3d.skeleton import COCO17
 from pose3d.synthetic.common import points, render, run_samples, write_jpeg, write_json
-from pose3d.synthetic.render import OCCLUDER_ID
+from pose3d.synthetic.degrade import NoiseBank
+from pose3d.synthetic.scene import OCCLUDER_ID
 
 WIDTH, HEIGHT = 640, 480
 SPLITS = {"train2017": 1, "val2017": 500_001}   # split -> id of its first image
 KEYPOINT_NAMES = [n.replace("l_", "left_").replace("r_", "right_") for n in COCO17.names]
 
 
-def render_sample(seed: int, split: str, index: int) -> dict:
+def render_sample(seed: int, split: str, index: int, noise: NoiseBank | None = None) -> dict:
     """The rendered person of image ``index`` of ``split`` (``train2017`` or ``val2017``)."""
-    return render(seed, f"coco/{split}", index, WIDTH, HEIGHT, truncation_prob=0.2)
+    return render(seed, f"coco/{split}", index, WIDTH, HEIGHT, truncation_prob=0.2,
+                  noise=noise)
 
 
-def _sample(seed: int, split: str, index: int, image_dir: Path) -> tuple[dict, dict]:
+def _sample(seed: int, split: str, index: int, image_dir: Path,
+            noise: NoiseBank) -> tuple[dict, dict]:
     image_id = SPLITS[split] + index
     file_name = f"{image_id:012d}.jpg"
-    person = render_sample(seed, split, index)
+    person = render_sample(seed, split, index, noise)
     write_jpeg(image_dir / file_name, person["image"])
 
     uv, visible, inside = points(person, COCO17.names)

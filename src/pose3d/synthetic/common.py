@@ -1,9 +1,9 @@
 """Shared pieces of the 2D dataset writers (MPII, LSP, LSPET, FLIC-full, COCO).
 
-* :func:`run_samples`: one picklable per-sample function over many indices with joblib; each
-  sample renders, writes its own JPEG and returns only its (small) annotation, so memory stays
-  flat and the output (pickles included, see :func:`canonical`) does not depend on the number of
-  workers.
+* :func:`run_samples`: one picklable per-sample function over many indices in worker processes;
+  each sample renders, writes its own JPEG and returns only its (small) annotation, so memory
+  stays flat and the output (pickles included, see :func:`canonical`) does not depend on the
+  number of workers.
 * :func:`render`: :func:`~pose3d.synthetic.render.render_person` plus face landmarks (nose, eyes,
   ears) for the formats that label them.
 * :func:`points`: the rendered 2D points, visibility and in-image flags for any list of joint
@@ -26,14 +26,16 @@ import scipy.io
 
 from pose3d.skeleton import SYNTH18, SYNTH18_ALIASES
 from pose3d.synthetic import body as B
-from pose3d.synthetic.render import PID, render_person, sample_rng
+from pose3d.synthetic.batches import run_batches
+from pose3d.synthetic.person import PID
+from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
 
 JPEG_QUALITY = 92
 
 # Face landmarks in the renderer's head frame (mm before the head-size factor; x left, y up,
-# z forward), placed where render.py paints them: eyes at (+-0.38, 0.08) on the front of the
+# z forward), placed where person.py paints them: eyes at (+-0.38, 0.08) on the front of the
 # head ellipsoid, the nose tip at the front of the nose ellipsoid, ears at the sides.
 _EYE_UNIT = np.array([0.38, 0.08, np.sqrt(1.0 - 0.38 ** 2 - 0.08 ** 2)])
 _FACE_UNIT = {"l_eye": _EYE_UNIT, "r_eye": _EYE_UNIT * [-1, 1, 1],
@@ -44,18 +46,13 @@ FACE_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
 
 
 def run_samples(fn: Callable[..., Any], jobs: Sequence[tuple], workers: int) -> list:
-    """``[fn(*job) for job in jobs]`` in order, in ``workers`` processes when > 1.
+    """``[fn(*job, noise=bank) for job in jobs]`` in order, in ``workers`` processes when > 1.
 
-    Results are passed through :func:`canonical`, so a pickle of them has the same bytes whether
-    they were computed here or came back from a worker process.
+    See :func:`~pose3d.synthetic.batches.run_batches`. Results are passed through
+    :func:`canonical`, so a pickle of them has the same bytes whether they were computed here or
+    came back from a worker process.
     """
-    if workers <= 1 or len(jobs) < 2:
-        return [canonical(fn(*job)) for job in jobs]
-    from joblib import Parallel, delayed
-
-    results = Parallel(n_jobs=workers, backend="loky", batch_size="auto")(
-        delayed(fn)(*job) for job in jobs)
-    return [canonical(r) for r in results]
+    return [canonical(r) for r in run_batches(fn, jobs, workers)]
 
 
 def write_pickled_splits(sample: Callable[..., Any], splits: Sequence[str],

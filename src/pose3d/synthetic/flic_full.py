@@ -15,6 +15,7 @@ import numpy as np
 
 from pose3d.skeleton import FLIC29, FLIC_LABELLED
 from pose3d.synthetic.common import points, render, run_samples, save_mat, write_jpeg
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import sample_rng
 
 WIDTH, HEIGHT = 720, 480
@@ -28,18 +29,18 @@ def _flag(value: bool) -> np.ndarray:
     return np.array([[int(value)]], dtype=np.uint8)
 
 
-def render_sample(seed: int, index: int) -> dict:
+def render_sample(seed: int, index: int, noise: NoiseBank | None = None) -> dict:
     """The rendered person of example ``index`` (0-based; train first, then test)."""
-    return render(seed, "flic_full", index, WIDTH, HEIGHT)
+    return render(seed, "flic_full", index, WIDTH, HEIGHT, noise=noise)
 
 
-def _sample(seed: int, index: int, num: int, image_dir: Path) -> tuple:
+def _sample(seed: int, index: int, num: int, image_dir: Path, noise: NoiseBank) -> tuple:
     """Render and write example ``index``; returns its 11 field values in struct order."""
     rng = sample_rng(seed, "flic_full/meta", index)
     movie = MOVIES[index % len(MOVIES)]
     frame = 1000 * (index // len(MOVIES) + 1) + int(rng.integers(0, 1000))
     filepath = f"{movie}-{frame:08d}.jpg"
-    person = render_sample(seed, index)
+    person = render_sample(seed, index, noise)
     write_jpeg(image_dir / filepath, person["image"])
 
     uv, visible, inside = points(person, FLIC_LABELLED)

@@ -27,19 +27,19 @@ Samples cycle through the 15 actions, then the subjects, sub-actions and 4 camer
 """
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pose3d.skeleton import H36M17
-from pose3d.synthetic import body
+from pose3d.synthetic import poses
 from pose3d.synthetic.common import write_jpeg, write_pickled_splits
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import render_person, sample_rng
 
 IMAGE_SIZE = (1000, 1000)  # (width, height) of a Human3.6M frame
 SPLIT_DIRS = {"train": "Train", "val": "Val"}
 SUBJECTS = {"train": (1, 5, 6, 7, 8), "val": (9, 11)}
 # Human3.6M action ids 2..16 (``act_02`` .. ``act_16``), in the renderer's action order.
-ACTIONS = body.ACTIONS
+ACTIONS = poses.ACTIONS
 ACTION_IDS = {name: 2 + i for i, name in enumerate(ACTIONS)}
 PATCH_ASPECT = 288.0 / 384.0  # w288xh384 cache
 # integral-human-pose's 18-joint tables (thorax appended as joint 17).
@@ -164,10 +164,9 @@ def render_sample(split: str, index: int, seed: int, **options) -> dict:
                          action=ACTIONS[action - 2], **options)
 
 
-def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
-    cv2.setNumThreads(1)
+def _sample(out_dir: Path, split: str, index: int, seed: int, noise: NoiseBank) -> dict:
     subject, action, subact, camera, frame = sequence_of(split, index)
-    r = render_sample(split, index, seed)
+    r = render_sample(split, index, seed, noise=noise)
     write_jpeg(image_path(out_dir, split, index), r["image"])
     entry = cache_entry(r["joints_2d"][:17], r["joints_3d_cam"][:17],
                         raw_image_name(subject, action, subact, camera, frame))

@@ -30,9 +30,12 @@ import numpy as np
 
 from pose3d.skeleton import H36M32, SYNTH18
 from pose3d.synthetic import body as B
+from pose3d.synthetic.appearance import sample_look
 from pose3d.synthetic.camera import look_at, project, world_to_cam
 from pose3d.synthetic.common import run_samples
-from pose3d.synthetic.render import render_person, sample_look, sample_rng
+from pose3d.synthetic.degrade import NoiseBank
+from pose3d.synthetic.poses import sample_pose
+from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +104,8 @@ def write_cdf(path: Path, pose: np.ndarray) -> None:
 
 
 def _take(out_dir: Path, subject: str, stem: str, cams: tuple[str, ...], num: int,
-          seed: int) -> int:
+          seed: int, noise: NoiseBank) -> int:
     """Render and write one take (all its cameras); returns the number of videos written."""
-    cv2.setNumThreads(1)
     root = out_dir / subject
     action = stem.split(" ")[0]
     action = ACTION_OF.get(action, action)
@@ -112,7 +114,7 @@ def _take(out_dir: Path, subject: str, stem: str, cams: tuple[str, ...], num: in
     person = B.sample_subject(rng)
     person.look = sample_look(rng)
     extra = max(LONGER_VIDEOS.get((subject, stem, c), 0) for c in cams)
-    poses = [B.sample_pose(sample_rng(seed, key, f + 1), action)[0] for f in range(num + extra)]
+    poses = [sample_pose(sample_rng(seed, key, f + 1), action)[0] for f in range(num + extra)]
     world = None
     for cam_id in cams:
         cam = camera(cam_id)
@@ -125,7 +127,7 @@ def _take(out_dir: Path, subject: str, stem: str, cams: tuple[str, ...], num: in
             # One generator per camera: the background and light stay fixed like a real camera.
             r = render_person(sample_rng(seed, f"{key}/{cam_id}", 0), w, h, pose=poses[f],
                               subject=person, camera=cam, action=action, occluder_prob=0.0,
-                              truncation_prob=0.0)
+                              truncation_prob=0.0, noise=noise)
             writer.write(r["image"])
             rows.append(joints32(r["joints_3d_world"]))
         writer.release()

@@ -12,24 +12,39 @@ import numpy as np
 
 from pose3d.skeleton import LSP14
 from pose3d.synthetic.common import points, render, run_samples, save_mat, write_jpeg
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import sample_rng
 
 
-def render_lsp(seed: int, key: str, index: int, truncation_prob: float) -> dict:
+def render_lsp(seed: int, key: str, index: int, truncation_prob: float,
+               noise: NoiseBank | None = None) -> dict:
     """Render one LSP-style person-centred frame (size drawn per sample)."""
     size = sample_rng(seed, key + "/size", index).integers([130, 170], [241, 241])
-    return render(seed, key, index, int(size[0]), int(size[1]), truncation_prob=truncation_prob)
+    return render(seed, key, index, int(size[0]), int(size[1]), truncation_prob=truncation_prob,
+                  noise=noise)
 
 
-def render_sample(seed: int, index: int) -> dict:
+def render_sample(seed: int, index: int, noise: NoiseBank | None = None) -> dict:
     """The rendered person of image ``index`` (0-based) of ``lsp/``."""
-    return render_lsp(seed, "lsp", index, 0.0)
+    return render_lsp(seed, "lsp", index, 0.0, noise)
 
 
-def _sample(seed: int, index: int, image_dir: Path) -> np.ndarray:
-    person = render_sample(seed, index)
-    write_jpeg(image_dir / f"im{index + 1:04d}.jpg", person["image"])
+def write_lsp_frame(seed: int, key: str, index: int, truncation_prob: float, path: Path,
+                    noise: NoiseBank) -> tuple[np.ndarray, np.ndarray]:
+    """Render frame ``index`` of ``key`` and write it at ``path``.
+
+    Returns:
+        LSP14 points (14, 2) in 0-based px and their visibility (14,) bool.
+    """
+    person = render_lsp(seed, key, index, truncation_prob, noise)
+    write_jpeg(path, person["image"])
     uv, visible, _ = points(person, LSP14)
+    return uv, visible
+
+
+def _sample(seed: int, index: int, image_dir: Path, noise: NoiseBank) -> np.ndarray:
+    uv, visible = write_lsp_frame(seed, "lsp", index, 0.0, image_dir / f"im{index + 1:04d}.jpg",
+                                  noise)
     return np.concatenate([uv + 1.0, (~visible)[:, None]], axis=1).T   # (3, 14)
 
 

@@ -10,21 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d.skeleton import LSP14
-from pose3d.synthetic.common import points, run_samples, save_mat, write_jpeg
-from pose3d.synthetic.lsp import render_lsp
+from pose3d.synthetic.common import run_samples, save_mat
+from pose3d.synthetic.degrade import NoiseBank
+from pose3d.synthetic.lsp import render_lsp, write_lsp_frame
 from pose3d.synthetic.render import sample_rng
 
 
-def render_sample(seed: int, index: int) -> dict:
+def render_sample(seed: int, index: int, noise: NoiseBank | None = None) -> dict:
     """The rendered person of image ``index`` (0-based) of ``lsp_extended/``."""
-    return render_lsp(seed, "lspet", index, 0.2)
+    return render_lsp(seed, "lspet", index, 0.2, noise)
 
 
-def _sample(seed: int, index: int, image_dir: Path) -> np.ndarray:
-    person = render_sample(seed, index)
-    write_jpeg(image_dir / f"im{index + 1:05d}.jpg", person["image"])
-    uv, visible, _ = points(person, LSP14)
+def _sample(seed: int, index: int, image_dir: Path, noise: NoiseBank) -> np.ndarray:
+    uv, visible = write_lsp_frame(seed, "lspet", index, 0.2,
+                                  image_dir / f"im{index + 1:05d}.jpg", noise)
     rng = sample_rng(seed, "lspet/placeholders", index)
     k = len(uv)
     holder = np.zeros((k, 2))

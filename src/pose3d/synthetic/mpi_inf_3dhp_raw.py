@@ -37,6 +37,7 @@ from pose3d.skeleton import SYNTH18
 from pose3d.synthetic import body
 from pose3d.synthetic.camera import look_at, project, world_to_cam
 from pose3d.synthetic.common import run_samples, save_mat, write_jpeg
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -100,11 +101,11 @@ def calibration_text(cameras: list[dict], size: tuple[int, int]) -> str:
 
 
 def _frame(seed: int, key: str, i: int, subject: body.Subject, cam: dict,
-           size: tuple[int, int], draw: bool, background: str) -> dict:
+           size: tuple[int, int], draw: bool, background: str, noise: NoiseBank) -> dict:
     # One generator per frame, shared by all cameras: every view gets the same pose.
     return render_person(sample_rng(seed, key, i), size[0], size[1], subject=subject, camera=cam,
                          background=background, post=background != "plain", occluder_prob=0.0,
-                         truncation_prob=0.0, draw_person=draw)
+                         truncation_prob=0.0, draw_person=draw, noise=noise)
 
 
 def _universal(joints: np.ndarray, root: int) -> np.ndarray:
@@ -119,9 +120,8 @@ def _cameras(seed: int, key: str, count: int, size: tuple[int, int]) -> list[dic
 
 
 def write_train_sequence(raw: Path, subject: int, seq: int, num: int, seed: int,
-                         size_div: int, background: str) -> None:
+                         size_div: int, background: str, noise: NoiseBank) -> None:
     """``S<subject>/Seq<seq>``: annot.mat, camera.calibration and the chosen cameras' videos."""
-    cv2.setNumThreads(1)
     size = (TRAIN_SIZE[0] // size_div, TRAIN_SIZE[1] // size_div)
     key = f"{ROOT}/S{subject}/Seq{seq}"
     folder = raw / f"S{subject}" / f"Seq{seq}"
@@ -138,12 +138,12 @@ def write_train_sequence(raw: Path, subject: int, seq: int, num: int, seed: int,
     for i in range(num):
         world = None
         for c in VIDEO_CAMERAS:
-            r = _frame(seed, key, i, person, cams[c], size, True, background)
+            r = _frame(seed, key, i, person, cams[c], size, True, background, noise)
             writers[c].write(r["image"])
             world = r["joints_3d_world"]
         if world is None:
-            world = _frame(seed, key, i, person, cams[0], size, False,
-                           background)["joints_3d_world"]
+            world = _frame(seed, key, i, person, cams[0], size, False, background,
+                           noise)["joints_3d_world"]
         for c, cam in enumerate(cams):
             j3 = release_joints(world_to_cam(world, cam), JOINTS28)
             a3[c, i], a2[c, i] = j3.ravel(), project(j3, cam).ravel()
@@ -186,9 +186,8 @@ def save_mat73(path: Path, variables: dict[str, np.ndarray]) -> None:
 
 
 def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int,
-                        background: str) -> None:
+                        background: str, noise: NoiseBank) -> None:
     """``mpi_inf_3dhp_test_set/TS<ts>``: annot_data.mat and the JPEG frames."""
-    cv2.setNumThreads(1)
     size = (TEST_SIZES[ts][0] // size_div, TEST_SIZES[ts][1] // size_div)
     key = f"{ROOT}/TS{ts}"
     folder = raw / "mpi_inf_3dhp_test_set" / f"TS{ts}"
@@ -197,7 +196,7 @@ def write_test_sequence(raw: Path, ts: int, num: int, seed: int, size_div: int,
     pelvis = JOINTS17.index("pelvis")
     a2, a3, u3 = np.zeros((num, 1, 17, 2)), np.zeros((num, 1, 17, 3)), np.zeros((num, 1, 17, 3))
     for i in range(num):
-        r = _frame(seed, key, i, person, cam, size, True, background)
+        r = _frame(seed, key, i, person, cam, size, True, background, noise)
         write_jpeg(folder / "imageSequence" / f"img_{i + 1:06d}.jpg", r["image"])
         j3 = release_joints(r["joints_3d_cam"], JOINTS17)
         a3[i, 0], a2[i, 0], u3[i, 0] = j3, project(j3, cam), _universal(j3, pelvis)
@@ -221,8 +220,8 @@ def write(out_dir: str | Path, num: int, seed: int, workers: int, size_div: int 
 
 
 def _write_job(raw: Path, kind: str, a: int, b: int, num: int, seed: int, size_div: int,
-               background: str) -> None:
+               background: str, noise: NoiseBank) -> None:
     if kind == "train":
-        write_train_sequence(raw, a, b, num, seed, size_div, background)
+        write_train_sequence(raw, a, b, num, seed, size_div, background, noise)
     else:
-        write_test_sequence(raw, a, num, seed, size_div, background)
+        write_test_sequence(raw, a, num, seed, size_div, background, noise)

@@ -18,6 +18,7 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, MPII_MAT_NAMES, SYNTH18
 from pose3d.synthetic.common import points, render, run_samples, save_mat, write_jpeg, write_json
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import sample_rng
 
 WIDTH, HEIGHT = 640, 480
@@ -45,21 +46,23 @@ def _annotate(person: dict, rng: np.random.Generator, dx: int) -> tuple[dict, np
     return record, np.stack([mid - side / 2, mid + side / 2])
 
 
-def render_sample(seed: int, split: str, index: int) -> list[tuple[dict, int]]:
+def render_sample(seed: int, split: str, index: int, noise: NoiseBank | None = None
+                  ) -> list[tuple[dict, int]]:
     """The people of image ``index`` of ``split`` with their x offset (px) in the written frame.
 
     Image 0 of each split holds two people, each rendered into one half of the frame.
     """
     key = f"mpii/{split}"
     if index == 0:
-        return [(render(seed, key, 0, WIDTH // 2, HEIGHT), 0),
-                (render(seed, key + "/second", 0, WIDTH // 2, HEIGHT), WIDTH // 2)]
-    return [(render(seed, key, index, WIDTH, HEIGHT, truncation_prob=0.25), 0)]
+        return [(render(seed, key, 0, WIDTH // 2, HEIGHT, noise=noise), 0),
+                (render(seed, key + "/second", 0, WIDTH // 2, HEIGHT, noise=noise), WIDTH // 2)]
+    return [(render(seed, key, index, WIDTH, HEIGHT, truncation_prob=0.25, noise=noise), 0)]
 
 
-def _sample(seed: int, split: str, index: int, image_dir: Path) -> list[tuple[dict, np.ndarray]]:
+def _sample(seed: int, split: str, index: int, image_dir: Path,
+            noise: NoiseBank) -> list[tuple[dict, np.ndarray]]:
     name = f"{SPLITS[split] + index:09d}.jpg"
-    people = render_sample(seed, split, index)
+    people = render_sample(seed, split, index, noise)
     write_jpeg(image_dir / name, np.hstack([p["image"] for p, _ in people]))
     rng = sample_rng(seed, f"mpii/{split}/annotators", index)
     return [({"image": name} | rec, box)

@@ -30,12 +30,12 @@ import logging
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pose3d.skeleton import MPII16, ROOT_MPII, SYNTH18
 from pose3d.synthetic.camera import project
 from pose3d.synthetic.common import run_samples, write_jpeg
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -107,14 +107,23 @@ def render_sample(split: str, index: int, seed: int, **options) -> dict:
                          **RENDER_OPTIONS, **options)
 
 
-def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
-    cv2.setNumThreads(1)
-    root_name = os.path.basename(os.path.abspath(out_dir))
+def write_frame(out_dir: Path, rel: str, person: dict, sources: dict
+                ) -> tuple[str, np.ndarray, np.ndarray]:
+    """Write ``person``'s image at ``out_dir/rel``.
+
+    Returns:
+        the tree's folder name, root-relative MPII16 joints (16, 3) mm (camera frame) and
+        their pixels (16, 2).
+    """
+    write_jpeg(out_dir / rel, person["image"])
+    mm, uv = mpii16_from_body(person["joints_3d_cam"], person["camera"], sources)
+    return os.path.basename(os.path.abspath(out_dir)), mm - mm[ROOT_MPII], uv
+
+
+def _sample(out_dir: Path, split: str, index: int, seed: int, noise: NoiseBank) -> dict:
     info = layout(split, index)
-    r = render_sample(split, index, seed)
-    write_jpeg(out_dir / info["rel"], r["image"])
-    mm, uv = mpii16_from_body(r["joints_3d_cam"], r["camera"], MPII3D_SOURCES)
-    mm = mm - mm[ROOT_MPII]
+    root_name, mm, uv = write_frame(out_dir, info["rel"],
+                                    render_sample(split, index, seed, noise=noise), MPII3D_SOURCES)
     joints_2d = np.concatenate([uv, np.ones((len(uv), 1))], axis=1)
     joints_3d_image = joints_2d.copy()
     joints_3d_image[:, 2] = mm[:, 2]

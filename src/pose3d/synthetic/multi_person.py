@@ -15,7 +15,8 @@ import numpy as np
 
 from pose3d.skeleton import MPII16, SYNTH18, SYNTH18_ALIASES
 from pose3d.synthetic.camera import look_at
-from pose3d.synthetic.render import OCCLUDER_ID, render_person
+from pose3d.synthetic.render import render_person
+from pose3d.synthetic.scene import OCCLUDER_ID
 
 # SYNTH18 index of every MPII16 joint (network order).
 MPII_FROM_SYNTH = [SYNTH18.index(SYNTH18_ALIASES.get(n, n)) for n in MPII16.names]

@@ -24,14 +24,15 @@ set, the 8 images of a frame show the same person in the same pose from 8 camera
 """
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pose3d.skeleton import SYNTH18, UNREALCV15
-from pose3d.synthetic import body
+from pose3d.synthetic import body, poses
+from pose3d.synthetic.appearance import sample_look
 from pose3d.synthetic.camera import sample_camera
 from pose3d.synthetic.common import write_jpeg, write_pickled_splits
-from pose3d.synthetic.render import render_person, sample_look, sample_rng
+from pose3d.synthetic.degrade import NoiseBank
+from pose3d.synthetic.render import render_person, sample_rng
 
 IMAGE_SIZE = (1000, 1000)  # (width, height); the real size is not documented
 NUM_CAMERAS = 8
@@ -61,12 +62,12 @@ def layout(split: str, index: int) -> dict:
     frame = index // NUM_CAMERAS
     video = frame // FRAMES_PER_VIDEO
     subjects = SUBJECTS[split]
-    action_name = body.ACTIONS[video % len(body.ACTIONS)]
+    action_name = poses.ACTIONS[video % len(poses.ACTIONS)]
     info = {
         "frame": frame,
         "action_name": action_name,
-        "action": 1 + body.ACTIONS.index(action_name),
-        "subaction": 1 + video // len(body.ACTIONS),
+        "action": 1 + poses.ACTIONS.index(action_name),
+        "subaction": 1 + video // len(poses.ACTIONS),
         "subject": subjects[video % len(subjects)],
         "scene": video % NUM_SCENES,
         "image_id": frame % FRAMES_PER_VIDEO,
@@ -88,7 +89,7 @@ def render_sample(split: str, index: int, seed: int, **options) -> dict:
     frame_rng = sample_rng(seed, f"occlusion_person/{split}/frame", info["frame"])
     subject = body.sample_subject(frame_rng)
     subject.look = sample_look(frame_rng)
-    pose, _, _ = body.sample_pose(frame_rng, info["action_name"])
+    pose, _, _ = poses.sample_pose(frame_rng, info["action_name"])
     # The renderer's own placement of this pose in the world (root above the ground).
     joints_l, _ = body.forward_kinematics(pose, subject)
     joints_w = joints_l + np.array([0.0, body.ground_offset(joints_l, subject), 0.0])
@@ -138,10 +139,9 @@ def record(r: dict, info: dict) -> dict:
     }
 
 
-def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
-    cv2.setNumThreads(1)
+def _sample(out_dir: Path, split: str, index: int, seed: int, noise: NoiseBank) -> dict:
     info = layout(split, index)
-    r = render_sample(split, index, seed)
+    r = render_sample(split, index, seed, noise=noise)
     write_jpeg(image_root(out_dir) / info["image"], r["image"])
     return record(r, info)
 

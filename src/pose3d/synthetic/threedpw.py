@@ -25,15 +25,13 @@ half the real resolution (540 x 960) with the focal length halved, to keep the t
 write and small.
 """
 import logging
-import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from pose3d.skeleton import ROOT_MPII
-from pose3d.synthetic.common import run_samples, write_jpeg
-from pose3d.synthetic.mpii3d import db_path, dump_db, mpii16_from_body
+from pose3d.synthetic.common import run_samples
+from pose3d.synthetic.degrade import NoiseBank
+from pose3d.synthetic.mpii3d import db_path, dump_db, write_frame
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -71,14 +69,10 @@ def render_sample(split: str, index: int, seed: int, **options) -> dict:
                          **RENDER_OPTIONS, **options)
 
 
-def _sample(out_dir: Path, split: str, index: int, seed: int) -> dict:
-    cv2.setNumThreads(1)
-    root_name = os.path.basename(os.path.abspath(out_dir))
+def _sample(out_dir: Path, split: str, index: int, seed: int, noise: NoiseBank) -> dict:
     info = layout(split, index)
-    r = render_sample(split, index, seed)
-    write_jpeg(out_dir / info["rel"], r["image"])
-    mm, uv = mpii16_from_body(r["joints_3d_cam"], r["camera"], SOURCES[split])
-    mm = mm - mm[ROOT_MPII]
+    r = render_sample(split, index, seed, noise=noise)
+    root_name, mm, uv = write_frame(out_dir, info["rel"], r, SOURCES[split])
     w, h = IMAGE_SIZE
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
     joints_2d = np.concatenate([uv, inside[:, None]], axis=1).astype(np.float32)

@@ -32,6 +32,7 @@ import numpy as np
 from pose3d.skeleton import OPENPOSE18, SMPL24, SYNTH18
 from pose3d.synthetic.camera import look_at
 from pose3d.synthetic.common import face_points, run_samples, write_jpeg
+from pose3d.synthetic.degrade import NoiseBank
 from pose3d.synthetic.render import render_person, sample_rng
 
 logger = logging.getLogger(__name__)
@@ -115,15 +116,16 @@ def openpose_2d(person: dict, rng: np.random.Generator) -> np.ndarray:
 
 
 def _render_actor(seed: int, seq: str, actor: int, frame: int, cam: dict, shift: np.ndarray,
-                  size: tuple[int, int]) -> dict:
+                  size: tuple[int, int], noise: NoiseBank) -> dict:
     # Shifting the camera by R @ shift renders the person as if it stood at world x + shift.
     cam_k = dict(cam, t=cam["t"] + cam["R"] @ shift)
     return render_person(sample_rng(seed, f"{ROOT}/{seq}/{actor}", frame), *size, camera=cam_k,
                          truncation_prob=0.0, return_ids=True,
-                         background="clutter" if actor == 0 else "plain", post=actor == 0)
+                         background="clutter" if actor == 0 else "plain", post=actor == 0,
+                         noise=noise)
 
 
-def _frame(out_dir: Path, seq_index: int, frame: int, seed: int) -> dict:
+def _frame(out_dir: Path, seq_index: int, frame: int, seed: int, noise: NoiseBank) -> dict:
     """Render and write one frame; return its camera and per-actor annotations."""
     _, seq, actors, size = SEQUENCES[seq_index]
     cam = frame_camera(seed, seq_index, frame)
@@ -132,7 +134,7 @@ def _frame(out_dir: Path, seq_index: int, frame: int, seed: int) -> dict:
     for k in range(actors):
         x = (k - (actors - 1) / 2.0) * ACTOR_SPACING_MM
         shift = np.array([x, 0.0, rng.uniform(-200.0, 200.0)])
-        p = _render_actor(seed, seq, k, frame, cam, shift, size)
+        p = _render_actor(seed, seq, k, frame, cam, shift, size, noise)
         if image is None:
             image, ids = p["image"].copy(), p["part_ids"]
         else:  # paste the later actor where it is, in front of the first only if nearer
