@@ -66,3 +66,24 @@ def test_minus_one_keeps_meaning_the_default():
     o = parse(["--scale", "-1", "--rotate", "-1", "--dataset", "COCO"])
     assert (o.dataset, o.scale, o.rotate) == ("coco", 0.3, 40)
     assert parse(["--optim_type", "ADAM"]).optim_type == "adam"
+
+
+def test_registries_resolve_to_their_classes():
+    from pose3d.models import FAMILIES, MSRA_DEPTHS
+    from pose3d.models.pose_resnet import RESNET_SPECS
+
+    assert all(isinstance(DATASETS[name], type) for name in DATASETS)
+    assert all(isinstance(TRAINERS[name], type) for name in TRAINERS)
+    assert tuple(sorted(RESNET_SPECS)) == MSRA_DEPTHS
+    assert set(FAMILIES) == {parse_arch(arch)[0] for arch in ARCH_CHOICES}
+
+
+def test_flag_errors_and_help_come_before_torch_is_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys, pose3d.opts as o\n"
+            "try:\n    o.parse(['--lr', '0'])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(code, 'torch' in sys.modules, 'cv2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "False", "False"], out.stdout + out.stderr

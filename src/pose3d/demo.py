@@ -44,7 +44,7 @@ from pose3d.camera_space import FOCAL_RULE
 from pose3d.demo_inputs import DemoInput, discover_inputs, iter_frames, iter_pictures, open_video
 from pose3d.demo_output import (Camera, Person, Viewer, draw_people, person_record, plot_people,
                                 progress, write_json)
-from pose3d.detection import Boxes, HogDetector, clip_to_image, frame_key, read_detections
+from pose3d.detection import Boxes, BoxSource, frame_key
 from pose3d.predictor import BATCH_SIZE, Predictor, load_predictor, make_crop
 from pose3d.skeleton import MPII16
 from pose3d.tracking import SMOOTH_ORDER, SMOOTH_WINDOW, Tracker, smooth_runs
@@ -52,44 +52,6 @@ from pose3d.utils import visualize as vis
 from pose3d.utils.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-class BoxSource:
-    """Where the person boxes of a picture come from: a file, HOG, ``--bbox`` or the whole image.
-
-    Args:
-        opt: parsed options (``det_file``, ``det_images``, ``det_thr``, ``detector``, ``bbox``).
-    """
-
-    def __init__(self, opt: argparse.Namespace):
-        self.det_file = str(opt.det_file or "")
-        self.bbox = list(opt.bbox) if opt.bbox else None
-        self.detections = (read_detections(self.det_file, opt.det_images or None, opt.det_thr)
-                           if self.det_file else None)
-        self.hog = HogDetector(opt.det_thr) if opt.detector == "hog" else None
-        if self.detections is not None:
-            self.label = f"--det_file {self.det_file}"
-        elif self.hog is not None:
-            self.label = "--detector hog (OpenCV HOG people detector)"
-        else:
-            self.label = "--bbox" if self.bbox else "whole image"
-
-    def __call__(self, image: np.ndarray, key: str) -> Boxes | None:
-        """Boxes of one picture (``key``: its file name or ``<video>#<frame>``); None: whole."""
-        if self.bbox is not None:
-            # A hand-drawn box has no score (NaN, written as null).
-            return Boxes(np.array([self.bbox], dtype=np.float64), np.full(1, np.nan), ["--bbox"])
-        if self.detections is None and self.hog is None:
-            return None
-        if self.detections is not None:
-            boxes = self.detections.get(key)
-            boxes = clip_to_image(boxes, image.shape[:2], self.det_file) if boxes else None
-        else:
-            boxes = self.hog(image)
-        if not boxes:
-            log.warning("%s: %s gives no person box; using the whole picture", key, self.label)
-            return None
-        return boxes
 
 
 def check_options(opt: argparse.Namespace) -> None:

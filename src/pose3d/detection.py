@@ -12,10 +12,13 @@ Two file layouts are read (``--det_file``):
 Pictures are matched by file name without folders. Boxes are in pixels, ``(x, y)`` the top-left
 corner. Every entry is checked when the file is read; one that is malformed, not finite, of
 non-positive size or names an unknown image stops the demo with a line naming the file and entry.
+:class:`BoxSource` picks, from the demo's flags, where a picture's boxes come from.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,8 @@ import cv2
 import numpy as np
 
 from pose3d.utils.errors import DataFormatError, UserError
+
+log = logging.getLogger(__name__)
 
 PERSON_CATEGORY = 1
 PLAIN_LAYOUT = '{"<file name>": [[x, y, w, h, score], ...]}'
@@ -253,3 +258,40 @@ class HogDetector:
         return Boxes(rects[keep], scores[keep], [f"hog box {i}" for i in range(len(keep))]
                      ).best_first()
 
+
+class BoxSource:
+    """Where the person boxes of a picture come from: a file, HOG, ``--bbox`` or the whole image.
+
+    Args:
+        opt: parsed options (``det_file``, ``det_images``, ``det_thr``, ``detector``, ``bbox``).
+    """
+
+    def __init__(self, opt: argparse.Namespace):
+        self.det_file = str(opt.det_file or "")
+        self.bbox = list(opt.bbox) if opt.bbox else None
+        self.detections = (read_detections(self.det_file, opt.det_images or None, opt.det_thr)
+                           if self.det_file else None)
+        self.hog = HogDetector(opt.det_thr) if opt.detector == "hog" else None
+        if self.detections is not None:
+            self.label = f"--det_file {self.det_file}"
+        elif self.hog is not None:
+            self.label = "--detector hog (OpenCV HOG people detector)"
+        else:
+            self.label = "--bbox" if self.bbox else "whole image"
+
+    def __call__(self, image: np.ndarray, key: str) -> Boxes | None:
+        """Boxes of one picture (``key``: its file name or ``<video>#<frame>``); None: whole."""
+        if self.bbox is not None:
+            # A hand-drawn box has no score (NaN, written as null).
+            return Boxes(np.array([self.bbox], dtype=np.float64), np.full(1, np.nan), ["--bbox"])
+        if self.detections is None and self.hog is None:
+            return None
+        if self.detections is not None:
+            boxes = self.detections.get(key)
+            boxes = clip_to_image(boxes, image.shape[:2], self.det_file) if boxes else None
+        else:
+            boxes = self.hog(image)
+        if not boxes:
+            log.warning("%s: %s gives no person box; using the whole picture", key, self.label)
+            return None
+        return boxes

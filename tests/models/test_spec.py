@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import pose3d.models as models
+import pose3d.models.factory  # noqa: F401  (the table create_model reads)
 from pose3d.models import (FAMILIES, ModelSpec, build_from_spec, create_model,
                            heads_from_state_dict, spec_from_checkpoint)
 from pose3d.opts import parse
@@ -78,7 +79,7 @@ def test_create_model_goes_through_the_family_table(monkeypatch):
     record = _Recorder()
     table = dict(FAMILIES)
     table["msra"] = models.Family(record, FAMILIES["msra"].arguments, 32, imagenet=True)
-    monkeypatch.setattr(models, "FAMILIES", table)
+    monkeypatch.setattr(models.factory, "FAMILIES", table)
     assert isinstance(create_model("msra_34", HEADS_3D, input_hw=(64, 96)), torch.nn.Identity)
     assert record.calls == [{"num_layers": 34, "heads": HEADS_3D, "pretrained": False}]
     with pytest.raises(UserError, match="multiple of 32"):

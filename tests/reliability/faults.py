@@ -264,6 +264,8 @@ def dataset_faults() -> list[Fault]:
         Fault("coco-annotations-renamed", ann,
               edit_json(lambda d: rename_key(d, "annotations", "annots")), cmd, 1,
               (name, "'annotations'")),
+        Fault("coco-categories-missing", ann, edit_json(lambda d: d.pop("categories")), cmd, 1,
+              (name, "'categories'")),
         Fault("coco-image-field-missing", ann,
               edit_json(lambda d: d["images"][0].pop("file_name")), cmd, 1,
               (name, "images[0]", "'file_name'")),

@@ -37,7 +37,8 @@ def _read_coco(path: Path) -> CocoApi:
             file, the entry and the field (``pycocotools`` alone would raise a bare KeyError).
     """
     data = load_json(path, "COCO keypoint annotation")
-    for key in ("images", "annotations"):
+    # pycocotools reads 'categories' unchecked (getCatIds), so it is required as well.
+    for key in ("images", "annotations", "categories"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise DataFormatError(path, f"no list '{key}' at the top level", _FIX)
     for i, img in enumerate(data["images"]):
@@ -58,7 +59,7 @@ def _read_coco(path: Path) -> CocoApi:
         field_array(ann["keypoints"], (COCO17.num_joints * 3,), path, f"annotations[{i}]",
                     "keypoints", _FIX)
         field_array(ann["bbox"], (4,), path, f"annotations[{i}]", "bbox", _FIX)
-    for i, cat in enumerate(data.get("categories") or []):
+    for i, cat in enumerate(data["categories"]):
         if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
             raise DataFormatError(path, f"categories[{i}] needs the fields 'id' and 'name'", _FIX)
     coco = CocoApi()

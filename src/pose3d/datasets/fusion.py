@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 
 from pose3d.utils.errors import UserError
 
+from . import FUSION_2D, FUSION_3D, get_dataset
 from .base import DataConfig, PoseDataset, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -46,22 +47,20 @@ class Fusion3D(Dataset):
     is_3d = True
 
     def __init__(self, split: str, data_dir: str | os.PathLike, cfg: DataConfig | None = None):
-        from pose3d.datasets import get_dataset  # the registry imports this module
-
         self.split = split
         self.cfg = cfg or DataConfig()
         self.epoch = 0
         cls3d = get_dataset(self.cfg.dataset3d)
         if not getattr(cls3d, "is_3d", False) or cls3d is Fusion3D:
             raise UserError(f"--dataset3D {self.cfg.dataset3d}: not a 3D dataset; choose one of "
-                            "H36M, MPII3D, 3DPW, OcclusionPerson")
+                            f"{', '.join(FUSION_3D)}")
         self.dataset3d: PoseDataset = cls3d(split, data_dir, self.cfg)
         self.dataset2d: PoseDataset | None = None
         if split == "train":
             cls2d = get_dataset(self.cfg.dataset2d)
             if getattr(cls2d, "is_3d", False):
                 raise UserError(f"--dataset2D {self.cfg.dataset2d}: is a 3D dataset; choose a 2D "
-                                "one (mpii, lsp_extended, flic_full)")
+                                f"one ({', '.join(FUSION_2D)})")
             self.dataset2d = cls2d(split, data_dir, self.cfg)
             self.n_images_2d = len(self.dataset2d)
             n3d = len(self.dataset3d)

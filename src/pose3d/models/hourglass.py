@@ -27,12 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .arch import HG_REG_STRIDE
 from .layers import Residual, residual_stack
 
 #: Recursion depth of each hourglass: four halvings, 64 -> 4 for a 256 input.
 HOURGLASS_DEPTH = 4
 #: Down-sampling from input to the flattened regression features: stem 4 x, regression 16 x.
-REG_STRIDE = 64
+REG_STRIDE = HG_REG_STRIDE
 
 
 class Hourglass(nn.Module):

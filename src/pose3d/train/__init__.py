@@ -1,5 +1,4 @@
-"""Trainers keyed by the ``--task`` value."""
-from .human2d import Trainer2D
-from .human3d import Trainer3D
+"""Trainers keyed by the ``--task`` value (imported on first use: the parser only needs the names)."""
+from pose3d.registry import LazyRegistry
 
-TRAINERS = {"human2d": Trainer2D, "human3d": Trainer3D}
+TRAINERS = LazyRegistry(__name__, {"human2d": "human2d:Trainer2D", "human3d": "human3d:Trainer3D"})

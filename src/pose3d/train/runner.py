@@ -35,7 +35,7 @@ from pose3d.evaluation.metrics import METRICS_HIGHER_IS_BETTER
 from pose3d.evaluation.results import (NOT_AVAILABLE, defined, format_metric, undefined,
                                        write_results)
 from pose3d.losses import build_loss
-from pose3d.models import create_model, parse_arch
+from pose3d.models import ModelSpec, build_from_spec, parse_arch
 from pose3d.train import TRAINERS
 from pose3d.train.base import WorkerSafeDataset, collate_batch
 from pose3d.train.loop import TrainingLoop, non_finite_tensors
@@ -61,9 +61,8 @@ def build_optimizer(opt, model: torch.nn.Module) -> torch.optim.Optimizer:
 
 
 def build_model(opt, pretrained: bool = False) -> torch.nn.Module:
-    return create_model(opt.arch, opt.heads, num_stacks=opt.num_stacks,
-                        num_modules=opt.num_modules, num_features=opt.num_features,
-                        input_hw=(opt.input_h, opt.input_w), pretrained=pretrained)
+    """The network the options ask for (the same builder the demo and ONNX export use)."""
+    return build_from_spec(ModelSpec.from_opt(opt), pretrained=pretrained)
 
 
 def _worker_init(_worker_id: int) -> None:
