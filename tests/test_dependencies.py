@@ -35,8 +35,9 @@ def declared() -> tuple[set[str], dict[str, set[str]]]:
 
 def third_party_imports(folder: Path) -> dict[str, str]:
     """{distribution name: first file importing it} for the top-level imports under ``folder``."""
+    # The project's own modules: the package and the entry scripts of src/ (tests import main).
     local = ({p.stem for p in folder.rglob("*.py")} | {p.name for p in folder.rglob("*") if p.is_dir()}
-             | {"pose3d"})
+             | {"pose3d"} | {p.stem for p in (ROOT / "src").glob("*.py")})
     found: dict[str, str] = {}
     for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -17,7 +17,7 @@ import numpy as np
 from pose3d.camera_space import FOCAL_RULE, default_focal, principal_point, to_camera
 from pose3d.predictor import Pose
 from pose3d.utils import visualize as vis
-from pose3d.utils.progress import progress_bar
+from pose3d.utils.bars import progress_bar
 
 log = logging.getLogger(__name__)
 

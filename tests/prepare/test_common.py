@@ -15,7 +15,7 @@ from pose3d.prepare.common import (CROP_ALIGN, CropPolicy, SequenceStore, crop_w
 from pose3d.synthetic.render import render_person, sample_rng
 from pose3d.utils.errors import DataFormatError
 from pose3d.utils.jobs import run_jobs
-from pose3d.utils.progress import LineProgress, progress_bar
+from pose3d.utils.bars import LineProgress, progress_bar
 
 FRAME = (1000, 1002)   # (width, height)
 

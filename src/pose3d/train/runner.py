@@ -72,9 +72,6 @@ def _worker_init(_worker_id: int) -> None:
     # step it is about to save. SIGTERM must still end it: that is how it is stopped at exit.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    # Each worker decodes and warps its own samples: OpenCV's thread pool would only oversubscribe
-    # the cores the workers already share.
-    cv2.setNumThreads(1)
 
 
 def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
@@ -83,6 +80,11 @@ def make_loader(dataset, opt, batch_size: int, sampler=None, workers: int = 0,
     # state is part of the checkpoint.
     gen = torch.Generator()
     gen.manual_seed(int(getattr(opt, "random_seed", 0)))
+    if workers > 0:
+        # Each worker decodes and warps its own samples: OpenCV's thread pool would only
+        # oversubscribe the cores the workers share. Set here, before the workers fork, and
+        # inherited: a forked worker that resizes the pool the parent already started can hang.
+        cv2.setNumThreads(1)
     return DataLoader(WorkerSafeDataset(dataset), batch_size=batch_size, sampler=sampler,
                       shuffle=False, num_workers=workers, collate_fn=collate_batch,
                       pin_memory=device is not None and device.type == "cuda",

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import cv2
 
-from pose3d.utils.progress import COUNT_SUFFIX, progress_bar
+from pose3d.utils.bars import COUNT_SUFFIX, progress_bar
 
 
 def single_thread_opencv() -> None:
