@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 
 from pose3d.datasets import DATASETS as DATASET_REGISTRY
 from pose3d.datasets import FUSION_2D, FUSION_3D
-from pose3d.models import ARCH_CHOICES, parse_arch
+from pose3d.models import MSRA_DEPTHS, parse_arch
 from pose3d.train import TRAINERS
 from pose3d.utils.errors import UserError
 
@@ -20,9 +20,8 @@ TASKS: tuple[str, ...] = tuple(TRAINERS)
 # --optim_type takes these spellings and stores them lower-case.
 OPTIMIZER_SPELLINGS: tuple[str, ...] = ("adam", "Adam", "ADAM", "sgd", "SGD")
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
-_DEPTHS = tuple(arch.split("_")[1] for arch in ARCH_CHOICES if arch.startswith("msra_"))
-ARCH_HELP = (f"hg | hg_<stacks> | msra_<depth> with depth {', '.join(_DEPTHS[:-1])} or "
-             f"{_DEPTHS[-1]}")
+ARCH_HELP = (f"hg | hg_<stacks> | msra_<depth> with depth {', '.join(map(str, MSRA_DEPTHS[:-1]))} "
+             f"or {MSRA_DEPTHS[-1]}")
 
 
 class AnyCase:
